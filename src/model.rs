@@ -227,3 +227,38 @@ pub enum Output {
         backups: u32,
     },
 }
+
+/// Parse a signal given as `TERM`, `SIGTERM`, `term` or a number.
+pub fn parse_signal(text: &str) -> Option<Signal> {
+    let text = text.trim();
+    if let Ok(number) = text.parse::<i32>() {
+        return Signal::try_from(number).ok();
+    }
+    let upper = text.to_ascii_uppercase();
+    let full = if upper.starts_with("SIG") {
+        upper
+    } else {
+        format!("SIG{upper}")
+    };
+    full.parse::<Signal>().ok()
+}
+
+/// The short name of a signal: `TERM` for SIGTERM.
+pub fn signal_name(signal: Signal) -> &'static str {
+    let full = signal.as_str();
+    full.strip_prefix("SIG").unwrap_or(full)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn signals_parse_in_every_spelling() {
+        assert_eq!(parse_signal("TERM"), Some(Signal::SIGTERM));
+        assert_eq!(parse_signal("sigquit"), Some(Signal::SIGQUIT));
+        assert_eq!(parse_signal("9"), Some(Signal::SIGKILL));
+        assert_eq!(parse_signal("NOPE"), None);
+        assert_eq!(signal_name(Signal::SIGUSR2), "USR2");
+    }
+}
