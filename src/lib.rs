@@ -28,9 +28,12 @@
 pub mod config;
 pub mod control;
 pub mod ctl;
+pub mod daemon;
 pub mod inspect;
 pub mod logs;
 pub mod model;
+pub mod probe;
 pub mod process;
+pub mod single;
 pub mod supervisor;
 pub mod users;

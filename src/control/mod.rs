@@ -5,6 +5,7 @@
 //! `logs` is served straight from the [`crate::logs::LogHub`] rings.
 
 pub mod protocol;
+pub mod server;
 
 use tokio::sync::{mpsc, oneshot};
 

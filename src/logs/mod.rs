@@ -66,3 +66,10 @@ impl LogHub {
         let _ = timeout;
     }
 }
+
+impl LogHub {
+    /// Make a program known before it writes anything.
+    pub fn register(&self, name: &str) {
+        let _ = name;
+    }
+}

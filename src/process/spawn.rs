@@ -1,0 +1,281 @@
+//! Starting one program instance.
+//!
+//! `std::process::Command` does the fork/exec and reports exec errors back
+//! through its CLOEXEC pipe; our `pre_exec` hook only makes plain syscalls
+//! (no allocation, no locks), as required between fork and exec.
+//!
+//! The caller must reap in the same task that spawns: std waits for a child
+//! whose exec failed, and a concurrent `waitpid(-1)` could steal that status.
+
+use std::io;
+use std::os::fd::{AsFd, OwnedFd};
+use std::os::unix::process::CommandExt;
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+
+use nix::fcntl::OFlag;
+use nix::unistd::pipe2;
+
+use crate::model::{Output, ProgramSpec, Rlimit};
+
+/// A started process and the read ends of its output pipes.
+#[derive(Debug)]
+pub struct Spawned {
+    /// Main pid (also its session and process group id).
+    pub pid: i32,
+    /// Read end of the stdout pipe, for Console and File outputs.
+    pub stdout: Option<OwnedFd>,
+    /// Read end of the stderr pipe, for Console and File outputs.
+    pub stderr: Option<OwnedFd>,
+}
+
+/// Why a spawn failed; the text goes to status and the log.
+#[derive(Debug, thiserror::Error)]
+pub enum SpawnError {
+    /// The command could not be executed (not found, not executable, …).
+    #[error("cannot run `{path}`: {source}")]
+    Exec {
+        /// argv[0] as configured.
+        path: String,
+        /// The OS error from exec (or from the child's setup).
+        source: io::Error,
+    },
+    /// The working directory is unusable.
+    #[error("working directory {path}: {source}")]
+    Directory {
+        /// The configured directory.
+        path: PathBuf,
+        /// The OS error.
+        source: io::Error,
+    },
+    /// A pipe for the output could not be created (EMFILE…).
+    #[error("cannot create output pipe: {0}")]
+    Pipe(nix::Error),
+}
+
+impl SpawnError {
+    /// The raw errno, when there is one (126/127 mapping in single mode).
+    pub fn raw_os_error(&self) -> Option<i32> {
+        match self {
+            SpawnError::Exec { source, .. } | SpawnError::Directory { source, .. } => {
+                source.raw_os_error()
+            }
+            SpawnError::Pipe(errno) => Some(*errno as i32),
+        }
+    }
+}
+
+/// Extra things the caller wants in the child's environment.
+#[derive(Debug, Default)]
+pub struct SpawnExtras {
+    /// Additional environment variables (NOTIFY_SOCKET, …).
+    pub env: Vec<(String, String)>,
+}
+
+/// What one output stream of the child is connected to.
+enum Wiring {
+    /// A pipe; we keep the read end.
+    Pipe(OwnedFd, OwnedFd),
+    /// Straight through to svinit's own stream.
+    Inherit,
+    /// /dev/null.
+    Null,
+}
+
+fn wiring_for(output: &Output) -> Result<Wiring, SpawnError> {
+    match output {
+        Output::Console | Output::File { .. } => {
+            let (read, write) = pipe2(OFlag::O_CLOEXEC).map_err(SpawnError::Pipe)?;
+            Ok(Wiring::Pipe(read, write))
+        }
+        Output::Passthrough => Ok(Wiring::Inherit),
+        Output::Null => Ok(Wiring::Null),
+        // Only meaningful for stderr; handled by the caller.
+        Output::Stdout => Ok(Wiring::Inherit),
+    }
+}
+
+/// Start `spec` as a new session leader with its credentials, limits and
+/// outputs. Returns the pid and the pipes to relay.
+pub fn spawn(spec: &ProgramSpec, extras: &SpawnExtras) -> Result<Spawned, SpawnError> {
+    let (program, args) = match spec.command.split_first() {
+        Some(split) => split,
+        None => {
+            return Err(SpawnError::Exec {
+                path: String::new(),
+                source: io::Error::from(io::ErrorKind::InvalidInput),
+            })
+        }
+    };
+    if let Err(source) = std::fs::metadata(&spec.directory).and_then(|meta| {
+        if meta.is_dir() {
+            Ok(())
+        } else {
+            Err(io::Error::from_raw_os_error(libc::ENOTDIR))
+        }
+    }) {
+        return Err(SpawnError::Directory {
+            path: spec.directory.clone(),
+            source,
+        });
+    }
+
+    let mut command = Command::new(program);
+    command
+        .args(args)
+        .current_dir(&spec.directory)
+        .stdin(Stdio::null())
+        .envs(&spec.environment)
+        .envs(extras.env.iter().map(|(k, v)| (k, v)));
+
+    let stdout = wiring_for(&spec.stdout)?;
+    let stderr = if spec.stderr == Output::Stdout {
+        // Merged: the same pipe (or the same inherited/null target) as stdout.
+        match &stdout {
+            Wiring::Pipe(_, write) => {
+                let dup = write
+                    .try_clone()
+                    .map_err(|e| SpawnError::Pipe(errno_of(&e)))?;
+                command.stderr(Stdio::from(dup));
+                None
+            }
+            Wiring::Inherit => {
+                let dup = io::stdout()
+                    .as_fd()
+                    .try_clone_to_owned()
+                    .map_err(|e| SpawnError::Pipe(errno_of(&e)))?;
+                command.stderr(Stdio::from(dup));
+                None
+            }
+            Wiring::Null => {
+                command.stderr(Stdio::null());
+                None
+            }
+        }
+    } else {
+        Some(wiring_for(&spec.stderr)?)
+    };
+    let stdout_read = connect(&mut command, stdout, true);
+    let stderr_read = stderr.and_then(|wiring| connect(&mut command, wiring, false));
+
+    if let Some(user) = &spec.user {
+        let has = |key: &str| spec.environment.contains_key(key);
+        if !has("HOME") {
+            command.env("HOME", &user.home);
+        }
+        if !has("USER") {
+            command.env("USER", &user.user_name);
+        }
+        if !has("LOGNAME") {
+            command.env("LOGNAME", &user.user_name);
+        }
+    }
+
+    // Everything the child needs is computed here, before fork.
+    let limits: Vec<Rlimit> = spec.limits.clone();
+    let umask = spec.umask;
+    let credentials = spec
+        .user
+        .as_ref()
+        .map(|user| (user.uid, user.gid, user.groups.clone()));
+    // SAFETY: the hook only calls async-signal-safe libc functions on data
+    // prepared before fork; it allocates nothing and takes no lock.
+    unsafe {
+        command.pre_exec(move || child_setup(&limits, umask, credentials.as_ref()));
+    }
+
+    let child = command.spawn().map_err(|source| SpawnError::Exec {
+        path: program.clone(),
+        source,
+    })?;
+    // `command` still holds the write ends of the pipes; drop it so that
+    // EOF reaches the relay when the child (and its children) close theirs.
+    drop(command);
+    Ok(Spawned {
+        pid: child.id() as i32,
+        stdout: stdout_read,
+        stderr: stderr_read,
+    })
+}
+
+/// Attach one stream to the command; returns the read end to keep.
+fn connect(command: &mut Command, wiring: Wiring, is_stdout: bool) -> Option<OwnedFd> {
+    let (stdio, keep) = match wiring {
+        Wiring::Pipe(read, write) => (Stdio::from(write), Some(read)),
+        Wiring::Inherit => (Stdio::inherit(), None),
+        Wiring::Null => (Stdio::null(), None),
+    };
+    if is_stdout {
+        command.stdout(stdio);
+    } else {
+        command.stderr(stdio);
+    }
+    keep
+}
+
+fn errno_of(err: &io::Error) -> nix::Error {
+    nix::Error::from_raw(err.raw_os_error().unwrap_or(libc::EIO))
+}
+
+/// Runs in the child between fork and exec: new session, default signal
+/// dispositions and an empty mask, limits, umask, then drop privileges.
+fn child_setup(
+    limits: &[Rlimit],
+    umask: Option<u32>,
+    credentials: Option<&(u32, u32, Vec<u32>)>,
+) -> io::Result<()> {
+    let check = |result: libc::c_int| {
+        if result < 0 {
+            Err(io::Error::last_os_error())
+        } else {
+            Ok(())
+        }
+    };
+    // SAFETY: plain syscalls on valid arguments; see the caller.
+    unsafe {
+        // Own session, so own process group and no controlling terminal.
+        check(libc::setsid())?;
+    }
+    reset_signals()?;
+    // SAFETY: as above.
+    unsafe {
+        for limit in limits {
+            let value = libc::rlimit {
+                rlim_cur: limit.soft as libc::rlim_t,
+                rlim_max: limit.hard as libc::rlim_t,
+            };
+            check(libc::setrlimit(limit.resource as _, &value))?;
+        }
+        if let Some(mask) = umask {
+            libc::umask(mask as libc::mode_t);
+        }
+        if let Some((uid, gid, groups)) = credentials {
+            check(libc::setgroups(groups.len(), groups.as_ptr()))?;
+            check(libc::setgid(*gid))?;
+            check(libc::setuid(*uid))?;
+        }
+    }
+    Ok(())
+}
+
+/// Put every signal back to its default disposition and empty the mask.
+///
+/// svinit ignores TTIN/TTOU/TSTP and catches others; ignored dispositions
+/// survive exec, so a child must reset them. Async-signal-safe: callable
+/// between fork and exec.
+pub(crate) fn reset_signals() -> io::Result<()> {
+    // SAFETY: signal/sigemptyset/sigprocmask on valid arguments.
+    unsafe {
+        for signal in 1..libc::SIGRTMIN() {
+            if signal != libc::SIGKILL && signal != libc::SIGSTOP {
+                libc::signal(signal, libc::SIG_DFL);
+            }
+        }
+        let mut empty: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut empty);
+        if libc::sigprocmask(libc::SIG_SETMASK, &empty, std::ptr::null_mut()) < 0 {
+            return Err(io::Error::last_os_error());
+        }
+    }
+    Ok(())
+}
