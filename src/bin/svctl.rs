@@ -1,6 +1,5 @@
-//! `svctl`: the control client and /proc inspector.
+//! `svctl`: the control client (the logic lives in `svinit::ctl`).
 
-fn main() -> std::process::ExitCode {
-    let code = svinit::ctl::main_with_args(std::env::args_os());
-    std::process::ExitCode::from(u8::try_from(code).unwrap_or(1))
+fn main() {
+    std::process::exit(svinit::ctl::main_with_args(std::env::args_os()));
 }

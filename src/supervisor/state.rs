@@ -448,7 +448,7 @@ impl Program {
                     }
                 } else {
                     if self.description.is_empty() || user_stop {
-                        self.description = format!("stopped ({})", how.describe());
+                        self.description = how.describe();
                     }
                     Some(State::Stopped)
                 }
