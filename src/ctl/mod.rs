@@ -166,8 +166,14 @@ fn socket_path(flag: Option<PathBuf>) -> PathBuf {
 
 /// The `[supervisor] socket` of the configuration, if one can be read.
 fn socket_from_config() -> Option<PathBuf> {
-    // TODO: wire to the config loader ($SVINIT_CONFIG or the default file).
-    None
+    let path = crate::config::default_path();
+    if !path.exists() {
+        return None;
+    }
+    // An invalid configuration still leaves the default socket to try.
+    crate::config::load(&path)
+        .ok()
+        .map(|config| config.supervisor.socket)
 }
 
 /// A command failed; the message has been printed, this is the exit code.
