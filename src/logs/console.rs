@@ -50,6 +50,25 @@ struct Queue {
     /// The writer thread is running; when it is not, output is dropped
     /// rather than queued forever.
     alive: bool,
+    /// Written chunks kept for reuse, so a busy relay does not allocate (and
+    /// fault in) a fresh batch buffer per read.
+    spare: Vec<Vec<u8>>,
+}
+
+/// Spare buffers kept at most (memory held after a burst stays small).
+const SPARE_BUFFERS: usize = 4;
+
+/// Larger buffers are freed, not kept.
+const SPARE_MAX_BYTES: usize = 256 * 1024;
+
+impl Queue {
+    /// Keep an emptied buffer for reuse if it is worth keeping.
+    fn recycle(&mut self, mut buffer: Vec<u8>) {
+        if self.spare.len() < SPARE_BUFFERS && buffer.capacity() <= SPARE_MAX_BYTES {
+            buffer.clear();
+            self.spare.push(buffer);
+        }
+    }
 }
 
 /// State shared by the console handle and its writer thread.
@@ -104,6 +123,7 @@ impl Console {
                 pending: 0,
                 closed: false,
                 alive: true,
+                spare: Vec::new(),
             }),
             work: Condvar::new(),
             drained: Condvar::new(),
@@ -119,6 +139,13 @@ impl Console {
             shared.lock().alive = false;
         }
         Console { shared }
+    }
+
+    /// An empty buffer for a batch, reused when possible.
+    pub fn buffer(&self, capacity: usize) -> Vec<u8> {
+        let mut buffer = self.shared.lock().spare.pop().unwrap_or_default();
+        buffer.reserve(capacity);
+        buffer
     }
 
     /// Queue whole prefixed lines for `target`, waiting (asynchronously) for
@@ -160,6 +187,7 @@ impl Console {
         match queue.chunks.back_mut() {
             Some((last, chunk)) if *last == target && chunk.len() + len <= COALESCE => {
                 chunk.extend_from_slice(&batch);
+                queue.recycle(batch);
             }
             _ => queue.chunks.push_back((target, batch)),
         }
@@ -233,6 +261,7 @@ fn writer_loop(shared: &Shared, mut out: Box<dyn Write + Send>, mut err: Box<dyn
             }
             let mut queue = shared.lock();
             queue.pending = queue.pending.saturating_sub(chunk.len());
+            queue.recycle(chunk);
             let empty = queue.pending == 0;
             drop(queue);
             if empty {

@@ -53,7 +53,7 @@ pub const QUIET: Duration = Duration::from_secs(1);
 pub const DEFAULT_RING_BYTES: usize = 64 * 1024;
 
 /// Size of one pipe read. Shared by all relays of the runtime thread (see
-/// [`READ_BUF`]), so it costs memory once, not per program.
+/// [`SCRATCH`]), so it costs memory once, not per program.
 const READ_BYTES: usize = 128 * 1024;
 
 /// Pipe capacity asked for (best effort): fewer wake-ups and context
@@ -63,11 +63,20 @@ const PIPE_BYTES: i32 = 256 * 1024;
 /// Messages a follower may lag behind before it is told it missed some.
 const FOLLOW_CAPACITY: usize = 256;
 
+/// Scratch buffers of the relays.
+#[derive(Default)]
+struct Scratch {
+    /// Pipe reads land here.
+    read: Vec<u8>,
+    /// Newline-terminated segments of one read, for the ring.
+    plain: Vec<u8>,
+}
+
 thread_local! {
-    /// Read buffer shared by every relay task on this thread: reads and
-    /// their processing never span an await, so one buffer serves all and
-    /// idle programs hold no buffer at all.
-    static READ_BUF: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
+    /// Scratch shared by every relay task on this thread: reads and their
+    /// processing never span an await, so one set serves all and idle
+    /// programs hold no buffer at all.
+    static SCRATCH: RefCell<Scratch> = RefCell::new(Scratch::default());
 }
 
 /// Which stream of a program a pipe carries.
@@ -336,10 +345,10 @@ impl Relay {
                 tracing::warn!(program = %self.name, "cannot poll output of {}: {error}", self.name);
                 break;
             }
-            let read = READ_BUF.with(|buf| match buf.try_borrow_mut() {
-                Ok(mut buf) => self.read_into(&fd, &mut buf),
+            let read = SCRATCH.with(|scratch| match scratch.try_borrow_mut() {
+                Ok(mut scratch) => self.read_into(&fd, &mut scratch),
                 // Unreachable (no await while borrowed), but never panic.
-                Err(_) => self.read_into(&fd, &mut Vec::new()),
+                Err(_) => self.read_into(&fd, &mut Scratch::default()),
             });
             match read {
                 Read::Data(batch) => {
@@ -357,13 +366,14 @@ impl Relay {
     }
 
     /// One read from the pipe, processed at once.
-    fn read_into(&mut self, fd: &pipe::Receiver, buf: &mut Vec<u8>) -> Read {
-        if buf.len() < READ_BYTES {
-            buf.resize(READ_BYTES, 0);
+    fn read_into(&mut self, fd: &pipe::Receiver, scratch: &mut Scratch) -> Read {
+        let Scratch { read, plain } = scratch;
+        if read.len() < READ_BYTES {
+            read.resize(READ_BYTES, 0);
         }
-        match fd.try_read(buf) {
+        match fd.try_read(read) {
             Ok(0) => Read::Eof,
-            Ok(n) => Read::Data(self.process(buf.get(..n).unwrap_or_default())),
+            Ok(n) => Read::Data(self.process(Some(read.get(..n).unwrap_or_default()), plain)),
             Err(error)
                 if matches!(
                     error.kind(),
@@ -379,72 +389,94 @@ impl Relay {
         }
     }
 
-    /// Split `data`, feed ring, followers and file; return the console batch.
-    fn process(&mut self, data: &[u8]) -> Vec<u8> {
+    /// Split `data` (or flush the partial line when None), feed ring,
+    /// followers and file; return the console batch.
+    ///
+    /// Per line this only copies bytes into two buffers; the ring, the file
+    /// and the console queue are touched once per read.
+    fn process(&mut self, data: Option<&[u8]>, plain: &mut Vec<u8>) -> Vec<u8> {
         let Relay {
+            hub,
             prefix,
             program,
             sink,
             splitter,
             ..
         } = self;
-        match sink {
-            Sink::Null => Vec::new(),
-            Sink::Passthrough(_) => data.to_vec(),
-            Sink::Console(_) => {
-                let mut batch = Vec::with_capacity(data.len() + data.len() / 8 + 64);
-                let mut state = lock(&program.state);
-                splitter.push(data, |segment| {
-                    state.keep(segment);
-                    lines::push_prefixed(&mut batch, prefix, segment);
-                });
-                batch
+        let console = match sink {
+            Sink::Null => {
+                splitter.flush(|_| {});
+                return Vec::new();
             }
-            Sink::File(file) => {
-                let mut raw = Vec::with_capacity(data.len());
-                {
-                    let mut state = lock(&program.state);
-                    splitter.push(data, |segment| {
-                        state.keep(segment);
-                        raw.extend_from_slice(segment);
-                    });
+            Sink::Passthrough(_) => return data.map(<[u8]>::to_vec).unwrap_or_default(),
+            Sink::Console(_) => true,
+            Sink::File(_) => false,
+        };
+        let live = program.live();
+        let len = data.map_or(lines::MAX_LINE, <[u8]>::len);
+        // Console: prefixed lines. File: the raw segments.
+        let mut batch = if console {
+            hub.inner.console.buffer(len + len / 2 + 64)
+        } else {
+            Vec::with_capacity(len)
+        };
+        plain.clear();
+        // While segments are just consecutive complete lines of `data` (the
+        // common case), the ring can take `data[..direct]` as is; `plain` is
+        // only built once a piece or a joined partial line shows up.
+        let mut direct = 0;
+        let mut in_plain = false;
+        let mut route = |segment: &[u8]| {
+            if in_plain {
+                lines::push_terminated(plain, segment);
+            } else {
+                let next = data.and_then(|d| d.get(direct..direct + segment.len()));
+                let contiguous = segment.last() == Some(&b'\n')
+                    && next.is_some_and(|next| std::ptr::eq(next.as_ptr(), segment.as_ptr()));
+                if contiguous {
+                    direct += segment.len();
+                } else {
+                    in_plain = true;
+                    plain.extend_from_slice(data.and_then(|d| d.get(..direct)).unwrap_or_default());
+                    lines::push_terminated(plain, segment);
                 }
-                if !raw.is_empty() {
-                    lock(file).write(&raw);
-                }
-                Vec::new()
             }
+            if console {
+                lines::push_prefixed(&mut batch, prefix, segment);
+            } else {
+                batch.extend_from_slice(segment);
+            }
+            if let Some(live) = &live {
+                let mut line = Vec::with_capacity(segment.len() + 1);
+                lines::push_terminated(&mut line, segment);
+                // Err only when nobody listens any more, which is fine.
+                let _ = live.send(Arc::from(line));
+            }
+        };
+        match data {
+            Some(data) => splitter.push(data, &mut route),
+            None => splitter.flush(&mut route),
         }
+        let kept = if in_plain {
+            plain.as_slice()
+        } else {
+            data.and_then(|d| d.get(..direct)).unwrap_or_default()
+        };
+        if !kept.is_empty() {
+            lock(&program.state).ring.push_block(kept);
+        }
+        if let Sink::File(file) = sink {
+            if !batch.is_empty() {
+                lock(file).write(&batch);
+            }
+            batch.clear();
+        }
+        batch
     }
 
     /// Flush the partial line (quiet or EOF); return the console batch.
     fn flush_partial(&mut self) -> Vec<u8> {
-        let Relay {
-            prefix,
-            program,
-            sink,
-            splitter,
-            ..
-        } = self;
-        let mut batch = Vec::new();
-        let mut raw = Vec::new();
-        {
-            let mut state = lock(&program.state);
-            splitter.flush(|segment| {
-                state.keep(segment);
-                match sink {
-                    Sink::Console(_) => lines::push_prefixed(&mut batch, prefix, segment),
-                    Sink::File(_) => raw.extend_from_slice(segment),
-                    Sink::Passthrough(_) | Sink::Null => {}
-                }
-            });
-        }
-        if let Sink::File(file) = sink {
-            if !raw.is_empty() {
-                lock(file).write(&raw);
-            }
-        }
-        batch
+        self.process(None, &mut Vec::new())
     }
 
     /// Hand a console batch to the writer, waiting for room.
@@ -457,19 +489,18 @@ impl Relay {
     }
 }
 
-impl ProgramState {
-    /// Keep a segment in the ring and send it to followers, if any.
-    fn keep(&mut self, segment: &[u8]) {
-        self.ring.push(segment);
-        if let Some(live) = &self.live {
-            if live.receiver_count() == 0 {
-                self.live = None;
-            } else {
-                let mut line = Vec::with_capacity(segment.len() + 1);
-                lines::push_terminated(&mut line, segment);
-                // Err only when nobody listens any more, which is fine.
-                let _ = live.send(Arc::from(line));
+impl Program {
+    /// The followers' channel when someone follows; forgets it when the
+    /// last follower left (it holds all its slots).
+    fn live(&self) -> Option<broadcast::Sender<Arc<[u8]>>> {
+        let mut state = lock(&self.state);
+        match &state.live {
+            Some(live) if live.receiver_count() > 0 => Some(live.clone()),
+            Some(_) => {
+                state.live = None;
+                None
             }
+            None => None,
         }
     }
 }

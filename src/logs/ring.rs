@@ -46,6 +46,32 @@ impl Ring {
         }
     }
 
+    /// Append a block of whole newline-terminated lines at once (one
+    /// eviction per pipe read rather than per line). Of a block larger than
+    /// the ring only its last whole lines that fit are kept.
+    pub fn push_block(&mut self, mut block: &[u8]) {
+        if block.len() > self.cap {
+            let from = block.len() - self.cap;
+            // Start at the first line that begins at or after `from`.
+            let start = if from > 0 && block.get(from - 1) == Some(&b'\n') {
+                from
+            } else {
+                memchr::memchr(b'\n', &block[from..]).map_or(block.len(), |i| from + i + 1)
+            };
+            block = &block[start..];
+            self.buf.clear();
+        }
+        if block.is_empty() {
+            return;
+        }
+        let excess = (self.buf.len() + block.len()).saturating_sub(self.cap);
+        if excess > 0 {
+            let cut = self.boundary_at_or_after(excess);
+            self.buf.drain(..cut);
+        }
+        self.buf.extend(block.iter());
+    }
+
     /// Bytes currently held.
     pub fn len(&self) -> usize {
         self.buf.len()
@@ -160,6 +186,35 @@ mod tests {
             assert!(ring.len() <= cap);
             let last2 = model[model.len().saturating_sub(2)..].concat();
             assert_eq!(ring.tail(Some(2)), last2);
+        }
+    }
+
+    #[test]
+    fn blocks_match_line_by_line_pushes() {
+        let lines: Vec<Vec<u8>> = (0..300usize)
+            .map(|i| {
+                let mut line = vec![b'a' + (i % 26) as u8; i % 17];
+                line.push(b'\n');
+                line
+            })
+            .collect();
+        for cap in [0, 1, 5, 16, 40, 100, 10_000] {
+            for block_lines in [1, 2, 5, 33, 300] {
+                let mut by_line = Ring::new(cap);
+                let mut by_block = Ring::new(cap);
+                for block in lines.chunks(block_lines) {
+                    for line in block {
+                        by_line.push(line);
+                    }
+                    by_block.push_block(&block.concat());
+                    assert!(by_block.len() <= cap);
+                }
+                // A block may keep the tail of a line-too-big-for-the-ring
+                // case differently only when a single line exceeds cap.
+                if cap >= 17 {
+                    assert_eq!(by_line.tail(None), by_block.tail(None), "cap {cap}");
+                }
+            }
         }
     }
 
