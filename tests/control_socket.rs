@@ -356,22 +356,61 @@ async fn no_supervisor_is_exit_4_naming_the_socket() {
 
 #[tokio::test(flavor = "current_thread")]
 async fn bad_requests_get_errors_and_the_connection_stays_usable() {
+    // Each bad line, and the start of the error it must get.
+    const BAD: &[(&str, &str)] = &[
+        ("this is not json", "malformed JSON"),
+        ("[1,2,3", "malformed JSON"),
+        ("\u{1}\u{ff}", "malformed JSON"),
+        ("{\"cmd\":\"status\"}", "missing protocol version"),
+        (
+            "{\"v\":99,\"cmd\":\"status\"}",
+            "unsupported protocol version 99",
+        ),
+        (
+            "{\"v\":\"1\",\"cmd\":\"status\"}",
+            "unsupported protocol version",
+        ),
+        ("{\"v\":1}", "missing \"cmd\""),
+        (
+            "{\"v\":1,\"cmd\":\"frobnicate\"}",
+            "invalid request: unknown variant `frobnicate`",
+        ),
+        (
+            "{\"v\":1,\"cmd\":\"status\",\"names\":3}",
+            "invalid request: invalid type",
+        ),
+        (
+            "{\"v\":1,\"cmd\":\"start\"}",
+            "invalid request: missing field `names`",
+        ),
+        (
+            "{\"v\":1,\"cmd\":\"logs\",\"name\":\"x\",\"lines\":-1}",
+            "invalid request",
+        ),
+        ("\"status\"", "missing protocol version"),
+    ];
     let daemon = Daemon::start(LogHub::default()).await;
     let mut raw = Raw::connect(&daemon.socket).await;
-    raw.send("this is not json\n").await;
-    assert!(raw.error().await.starts_with("malformed JSON"));
-    raw.send("{\"v\":1,\"cmd\":\"frobnicate\"}\n").await;
-    assert!(raw.error().await.contains("frobnicate"));
-    raw.send("{\"v\":99,\"cmd\":\"status\"}\n").await;
-    assert!(raw
-        .error()
-        .await
-        .contains("unsupported protocol version 99"));
-    raw.send("{\"v\":1,\"cmd\":\"status\",\"names\":3}\n").await;
-    assert!(raw.error().await.starts_with("invalid request"));
-    raw.send("{\"v\":1,\"cmd\":\"status\"}\n").await;
+    for (line, expected) in BAD {
+        raw.send(&format!("{line}\n")).await;
+        let message = raw.error().await;
+        assert!(message.starts_with(expected), "{line:?} -> {message:?}");
+    }
+    // Blank lines are skipped; the connection still answers.
+    raw.send("\n  \n{\"v\":1,\"cmd\":\"status\"}\n").await;
     assert!(matches!(raw.receive().await, Some(Response::Status { .. })));
     daemon.shutdown().await;
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn inspector_commands_do_not_need_a_supervisor() {
+    let dir = tempfile::tempdir().unwrap();
+    let socket = dir.path().join("nobody.sock");
+    let started = std::time::Instant::now();
+    let out = svctl(&["--socket", socket.to_str().unwrap(), "ps"]).await;
+    assert_ne!(out.status.code(), Some(4), "{}", text(&out.stderr));
+    assert!(!text(&out.stderr).contains("no supervisor answers"));
+    assert!(started.elapsed() < Duration::from_secs(2));
 }
 
 #[tokio::test(flavor = "current_thread")]
@@ -499,7 +538,25 @@ async fn a_follower_leaving_mid_stream_does_not_disturb_others() {
             })
         );
     }
-    drop(leaver);
+    // A real `svctl logs -f`, killed mid-stream like a Ctrl-C.
+    let mut child = Command::new(env!("CARGO_BIN_EXE_svctl"))
+        .args(["--socket", daemon.socket(), "logs", "-f", "web"])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let (first, child) = tokio::task::spawn_blocking(move || {
+        let mut first = String::new();
+        std::io::BufRead::read_line(&mut std::io::BufReader::new(stdout), &mut first).unwrap();
+        child.kill().unwrap();
+        child.wait().unwrap();
+        (first, child)
+    })
+    .await
+    .unwrap();
+    assert_eq!(first, "first\n");
+    drop((leaver, child));
+
     std::io::Write::write_all(&mut write, b"second\n").unwrap();
     let Some(Response::Log { data }) = stayer.receive().await else {
         panic!("the remaining follower gets new output");

@@ -16,6 +16,10 @@ use crate::control::protocol::{Envelope, Request, Response, PROTOCOL_VERSION};
 /// against an endless line from something that is not svinit.
 const MAX_RESPONSE_BYTES: u64 = 16 * 1024 * 1024;
 
+/// Longest wait for connect and for writing a request, even when the answer
+/// may take long: a wedged svinit must not hang a health check.
+const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// Why talking to svinit failed.
 #[derive(Debug, thiserror::Error)]
 pub enum CtlError {
@@ -69,7 +73,7 @@ pub struct Client {
     socket: PathBuf,
     /// The connection; writes go through `get_mut()`.
     reader: BufReader<UnixStream>,
-    /// The read timeout in force, for the Timeout error message.
+    /// The read timeout (None: wait for ever), for the Timeout error message.
     timeout: Option<Duration>,
     /// An answer read early because our write failed (the server refused
     /// us and closed); `receive` returns it first.
@@ -77,8 +81,9 @@ pub struct Client {
 }
 
 impl Client {
-    /// Connect to `socket`; `timeout` bounds the connect and every read
-    /// (None: reads wait for ever, for `start` and `logs -f`).
+    /// Connect to `socket`; `timeout` bounds every read (None: reads wait
+    /// for ever, for `start` and `logs -f`). Connect and writes are bounded
+    /// by the shorter of `timeout` and 10 s.
     pub fn connect(socket: &Path, timeout: Option<Duration>) -> Result<Client, CtlError> {
         let stream = connect(socket, timeout).map_err(|source| CtlError::Unreachable {
             socket: socket.to_path_buf(),
@@ -141,13 +146,11 @@ impl Client {
 
     /// Classify a read/write error: a timeout means svinit is not answering.
     fn io(&self, source: io::Error) -> CtlError {
-        match (source.kind(), self.timeout) {
-            (io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut, Some(timeout)) => {
-                CtlError::Timeout {
-                    socket: self.socket.clone(),
-                    timeout,
-                }
-            }
+        match source.kind() {
+            io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut => CtlError::Timeout {
+                socket: self.socket.clone(),
+                timeout: write_timeout(self.timeout),
+            },
             _ => CtlError::Io {
                 socket: self.socket.clone(),
                 source,
@@ -166,22 +169,25 @@ impl Client {
 
 /// Connect with a bounded wait: a unix connect blocks when the server's
 /// backlog is full, and SO_SNDTIMEO is what bounds it on Linux.
-fn connect(path: &Path, timeout: Option<Duration>) -> io::Result<UnixStream> {
+fn connect(path: &Path, read_timeout: Option<Duration>) -> io::Result<UnixStream> {
+    let timeout = write_timeout(read_timeout);
     let fd = socket::socket(
         AddressFamily::Unix,
         SockType::Stream,
         SockFlag::SOCK_CLOEXEC,
         None,
     )?;
-    if let Some(timeout) = timeout {
-        let millis = i64::try_from(timeout.as_millis()).unwrap_or(i64::MAX);
-        socket::setsockopt(&fd, sockopt::SendTimeout, &TimeVal::milliseconds(millis))?;
-    }
+    let millis = i64::try_from(timeout.as_millis()).unwrap_or(i64::MAX);
+    socket::setsockopt(&fd, sockopt::SendTimeout, &TimeVal::milliseconds(millis))?;
     socket::connect(fd.as_raw_fd(), &UnixAddr::new(path)?)?;
     let stream = UnixStream::from(fd);
-    stream.set_read_timeout(timeout)?;
-    stream.set_write_timeout(timeout)?;
+    stream.set_read_timeout(read_timeout)?;
     Ok(stream)
+}
+
+/// The bound on connect and writes for a given read timeout.
+fn write_timeout(read_timeout: Option<Duration>) -> Duration {
+    read_timeout.map_or(WRITE_TIMEOUT, |read| read.min(WRITE_TIMEOUT))
 }
 
 /// Send one request and return its single response (error responses included).

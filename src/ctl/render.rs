@@ -93,20 +93,29 @@ pub fn reload_summary(added: &[String], changed: &[String], removed: &[String]) 
 
 /// An error answer for stderr, with the known names when there are some.
 pub fn error(message: &str, known: &[String]) -> String {
-    let mut out = format!("svctl: {}\n", printable(message));
+    let mut out = format!("svctl: {}\n", clean(message.trim_end(), true));
     if !known.is_empty() {
         let _ = writeln!(out, "known programs: {}", known.join(", "));
     }
     out
 }
 
-/// Control characters (from a program's STATUS= text, say) become spaces
-/// so they cannot garble the terminal or the table.
+/// One line for a table cell: control characters (from a program's
+/// STATUS= text, say) become spaces so they cannot garble the terminal.
 fn printable(text: &str) -> String {
+    clean(text, false)
+}
+
+/// Replace control characters by spaces, keeping newlines if asked (a
+/// reload error lists one config problem per line).
+fn clean(text: &str, keep_newlines: bool) -> String {
     text.chars()
-        .map(|c| if c.is_control() && c != '\n' { ' ' } else { c })
-        .collect::<String>()
-        .replace('\n', " ")
+        .map(|c| match c {
+            '\n' if keep_newlines => c,
+            c if c.is_control() => ' ',
+            c => c,
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -175,6 +184,10 @@ mod tests {
         assert_eq!(
             error("unknown program \"x\"", &["a".into(), "b".into()]),
             "svctl: unknown program \"x\"\nknown programs: a, b\n"
+        );
+        assert_eq!(
+            error("a.toml:1:2: bad\nb.toml:3:4: worse\x1b[2J\n", &[]),
+            "svctl: a.toml:1:2: bad\nb.toml:3:4: worse [2J\n"
         );
     }
 }
