@@ -8,7 +8,7 @@
 //! whose exec failed, and a concurrent `waitpid(-1)` could steal that status.
 
 use std::io;
-use std::os::fd::{AsFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
@@ -65,11 +65,14 @@ impl SpawnError {
     }
 }
 
-/// Extra things the caller wants in the child's environment.
+/// Extra things the caller wants in the child.
 #[derive(Debug, Default)]
 pub struct SpawnExtras {
     /// Additional environment variables (NOTIFY_SOCKET, …).
     pub env: Vec<(String, String)>,
+    /// A pipe's write end to place at this fd number in the child (s6-style
+    /// readiness: the program writes a newline to it).
+    pub ready_fd: Option<(OwnedFd, i32)>,
 }
 
 /// What one output stream of the child is connected to.
@@ -180,8 +183,17 @@ pub fn spawn(spec: &ProgramSpec, extras: &SpawnExtras) -> Result<Spawned, SpawnE
         .map(|user| (user.uid, user.gid, user.groups.clone()));
     // SAFETY: the hook only calls async-signal-safe libc functions on data
     // prepared before fork; it allocates nothing and takes no lock.
+    let ready_fd = extras
+        .ready_fd
+        .as_ref()
+        .map(|(fd, target)| (fd.as_raw_fd(), *target));
     unsafe {
-        command.pre_exec(move || child_setup(&limits, umask, credentials.as_ref()));
+        command.pre_exec(move || {
+            if let Some((fd, target)) = ready_fd {
+                place_fd(fd, target)?;
+            }
+            child_setup(&limits, umask, credentials.as_ref())
+        });
     }
 
     let child = command.spawn().map_err(|source| SpawnError::Exec {
@@ -256,6 +268,23 @@ fn child_setup(
         }
     }
     Ok(())
+}
+
+/// Make `fd` available as `target` in the child, without close-on-exec.
+fn place_fd(fd: i32, target: i32) -> io::Result<()> {
+    // SAFETY: dup2/fcntl on descriptors we own; async-signal-safe.
+    let result = unsafe {
+        if fd == target {
+            libc::fcntl(fd, libc::F_SETFD, 0)
+        } else {
+            libc::dup2(fd, target)
+        }
+    };
+    if result < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(())
+    }
 }
 
 /// Put every signal back to its default disposition and empty the mask.

@@ -349,7 +349,11 @@ fn status_of(program: &Program, now: Instant) -> ProgramStatus {
         restarts: program.restarts,
         exit_code,
         signal,
-        description: program.description.clone(),
+        // While a process runs, its own sd_notify STATUS= says most.
+        description: match (&program.notify_status, program.state.pid()) {
+            (Some(status), Some(_)) => status.clone(),
+            _ => program.description.clone(),
+        },
         healthy: program.healthy(),
     }
 }

@@ -25,8 +25,8 @@ use tokio::task::JoinHandle;
 
 use crate::control::{ControlCall, SupervisorHandle};
 use crate::logs::{LogHub, StreamKind};
-use crate::model::{signal_name, Config, SignalName, SupervisorSpec};
-use crate::probe::{self, ProbeOutcome};
+use crate::model::{signal_name, Config, ProbeCheck, SignalName, SupervisorSpec};
+use crate::probe::{self, ExecWaits, ProbeKind, Report, Target};
 use crate::process::{self, pid1, spawn::SpawnExtras, ExitHow};
 use state::{Action, Event, Program, State};
 
@@ -100,18 +100,26 @@ pub struct Supervisor {
     waiters: Vec<Waiter>,
     /// Set once shutdown begins.
     shutdown: Option<Shutdown>,
-    /// Probe verdicts come back here.
-    probe_results: mpsc::UnboundedSender<ProbeOutcome>,
-    /// Receiving end of `probe_results`.
-    probe_inbox: Option<mpsc::UnboundedReceiver<ProbeOutcome>>,
-    /// Running probe tasks, per program, aborted when the program stops.
+    /// Probe verdicts and sd_notify messages come back here.
+    reports: mpsc::UnboundedSender<Report>,
+    /// Receiving end of `reports`.
+    report_inbox: Option<mpsc::UnboundedReceiver<Report>>,
+    /// Exec-probe processes, whose exits the reaper hands over.
+    exec_waits: ExecWaits,
+    /// Readiness probe tasks, per program, aborted when the process ends.
     probes: HashMap<String, JoinHandle<()>>,
+    /// Health check tasks of running programs.
+    health: HashMap<String, JoinHandle<()>>,
+    /// sd_notify socket listeners, per program, kept across restarts.
+    notify: HashMap<String, JoinHandle<()>>,
+    /// Read ends of `fd` readiness pipes, between spawn and probe start.
+    ready_pipes: HashMap<String, std::os::fd::OwnedFd>,
 }
 
 impl Supervisor {
     /// A supervisor for `config`, read from `config_path`.
     pub fn new(config: Config, config_path: PathBuf, logs: LogHub) -> Supervisor {
-        let (probe_results, probe_inbox) = mpsc::unbounded_channel();
+        let (reports, report_inbox) = mpsc::unbounded_channel();
         let mut supervisor = Supervisor {
             config_path,
             settings: config.supervisor,
@@ -123,9 +131,13 @@ impl Supervisor {
             relays: Vec::new(),
             waiters: Vec::new(),
             shutdown: None,
-            probe_results,
-            probe_inbox: Some(probe_inbox),
+            reports,
+            report_inbox: Some(report_inbox),
+            exec_waits: ExecWaits::default(),
             probes: HashMap::new(),
+            health: HashMap::new(),
+            notify: HashMap::new(),
+            ready_pipes: HashMap::new(),
         };
         supervisor.reindex();
         for program in &supervisor.programs {
@@ -153,7 +165,7 @@ impl Supervisor {
         mut calls: mpsc::Receiver<ControlCall>,
         keep_open: SupervisorHandle,
     ) -> i32 {
-        let mut probe_inbox = match self.probe_inbox.take() {
+        let mut report_inbox = match self.report_inbox.take() {
             Some(inbox) => inbox,
             None => mpsc::unbounded_channel().1,
         };
@@ -177,7 +189,7 @@ impl Supervisor {
                     }
                 }
                 Some(call) = calls.recv() => self.on_call(call),
-                Some(outcome) = probe_inbox.recv() => self.on_probe(outcome),
+                Some(report) = report_inbox.recv() => self.on_report(report),
                 _ = sleep_until(deadline) => self.on_deadlines(Instant::now()),
             }
         }
@@ -256,7 +268,11 @@ impl Supervisor {
                         self.apply(idx, Event::Exit(how), now);
                     }
                 }
-                None => tracing::debug!("reaped pid {pid} ({})", how.describe()),
+                None => {
+                    if !self.exec_waits.deliver(pid, how) {
+                        tracing::debug!("reaped pid {pid} ({})", how.describe());
+                    }
+                }
             }
         }
     }
@@ -278,18 +294,54 @@ impl Supervisor {
         }
     }
 
-    fn on_probe(&mut self, outcome: ProbeOutcome) {
-        let Some(&idx) = self.index.get(&outcome.program) else {
-            return;
-        };
-        // A verdict about an earlier process is stale.
-        if self.programs[idx].state.pid() != Some(outcome.pid) {
-            return;
-        }
+    fn on_report(&mut self, report: Report) {
         let now = Instant::now();
-        match outcome.result {
-            Ok(()) => self.apply(idx, Event::Ready, now),
-            Err(reason) => self.apply(idx, Event::NotReady(reason), now),
+        match report {
+            Report::Probe {
+                program,
+                pid,
+                kind,
+                result,
+            } => {
+                let Some(&idx) = self.index.get(&program) else {
+                    return;
+                };
+                // A verdict about an earlier process is stale.
+                if self.programs[idx].state.pid() != Some(pid) {
+                    return;
+                }
+                let event = match (kind, result) {
+                    (ProbeKind::Ready, Ok(())) => Event::Ready,
+                    (ProbeKind::Ready, Err(reason)) => Event::NotReady(reason),
+                    (ProbeKind::Health, Ok(())) => return,
+                    (ProbeKind::Health, Err(reason)) => {
+                        tracing::warn!("{program}: {reason}: restarting");
+                        Event::Unhealthy(reason)
+                    }
+                };
+                self.apply(idx, event, now);
+            }
+            Report::Notify {
+                program,
+                ready,
+                status,
+                stopping,
+            } => {
+                let Some(&idx) = self.index.get(&program) else {
+                    return;
+                };
+                if let Some(status) = status {
+                    tracing::debug!("{program}: STATUS={status}");
+                    self.programs[idx].notify_status = Some(status);
+                }
+                if stopping {
+                    tracing::info!("{program}: says it is stopping (STOPPING=1)");
+                }
+                if ready && matches!(self.programs[idx].state, State::Starting { .. }) {
+                    self.stop_probe(&program);
+                    self.apply(idx, Event::Ready, now);
+                }
+            }
         }
     }
 
@@ -311,6 +363,14 @@ impl Supervisor {
                     (_, None) => tracing::info!("{name}: {before} -> {after}: {why}"),
                 }
                 self.check_critical(idx, now);
+                if after == "running" {
+                    self.start_health(idx);
+                } else if before == "running" {
+                    let name = self.programs[idx].spec.name.clone();
+                    if let Some(task) = self.health.remove(&name) {
+                        task.abort();
+                    }
+                }
             }
             for action in actions {
                 if let Some(next) = self.perform(idx, action) {
@@ -330,7 +390,14 @@ impl Supervisor {
                 if self.shutdown.is_some() {
                     return Some(Event::SpawnFailed("shutting down".into()));
                 }
-                let extras = SpawnExtras::default();
+                let extras = match self.spawn_extras(idx) {
+                    Ok(extras) => extras,
+                    Err(reason) => {
+                        tracing::error!("{name}: {reason}");
+                        return Some(Event::SpawnFailed(reason));
+                    }
+                };
+                let program = &self.programs[idx];
                 match process::spawn(&program.spec, &extras) {
                     Ok(spawned) => {
                         self.relays.retain(|relay| !relay.is_finished());
@@ -377,9 +444,11 @@ impl Supervisor {
                 None
             }
             Action::StartProbe => {
-                if let (Some(pid), Some(spec)) = (program.state.pid(), program.spec.ready.clone()) {
-                    let task =
-                        probe::spawn_readiness(name.clone(), pid, spec, self.probe_results.clone());
+                if let (Some(pid), Some(ready)) = (program.state.pid(), program.spec.ready.clone())
+                {
+                    let target = self.probe_target(idx, pid);
+                    let pipe = self.ready_pipes.remove(&name);
+                    let task = probe::spawn_readiness(target, ready, pipe);
                     if let Some(old) = self.probes.insert(name, task) {
                         old.abort();
                     }
@@ -387,6 +456,60 @@ impl Supervisor {
                 None
             }
         }
+    }
+
+    /// What a probe task needs to watch program `idx` (process `pid`).
+    fn probe_target(&self, idx: usize, pid: i32) -> Target {
+        Target {
+            spec: self.programs[idx].spec.clone(),
+            pid,
+            reports: self.reports.clone(),
+            exec_waits: self.exec_waits.clone(),
+        }
+    }
+
+    /// Start the health check of a program that just became running.
+    fn start_health(&mut self, idx: usize) {
+        let program = &self.programs[idx];
+        let (Some(pid), Some(health)) = (program.state.pid(), program.spec.health.clone()) else {
+            return;
+        };
+        let name = program.spec.name.clone();
+        let task = probe::spawn_health(self.probe_target(idx, pid), health);
+        if let Some(old) = self.health.insert(name, task) {
+            old.abort();
+        }
+    }
+
+    /// The notify socket or readiness pipe a program's spawn needs.
+    fn spawn_extras(&mut self, idx: usize) -> Result<SpawnExtras, String> {
+        let spec = &self.programs[idx].spec;
+        let name = spec.name.clone();
+        let mut extras = SpawnExtras::default();
+        match spec.ready.as_ref().map(|probe| &probe.check) {
+            Some(ProbeCheck::Notify) => {
+                let path = probe::notify_socket_path(&self.settings.socket, &name);
+                if !self.notify.contains_key(&name) {
+                    let task =
+                        probe::spawn_notify_listener(path.clone(), spec, self.reports.clone())
+                            .map_err(|err| {
+                                format!("cannot create notify socket {}: {err}", path.display())
+                            })?;
+                    self.notify.insert(name.clone(), task);
+                }
+                extras
+                    .env
+                    .push(("NOTIFY_SOCKET".into(), path.to_string_lossy().into_owned()));
+            }
+            Some(ProbeCheck::Fd(fd)) => {
+                let (read, write) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)
+                    .map_err(|err| format!("cannot create readiness pipe: {err}"))?;
+                extras.ready_fd = Some((write, *fd));
+                self.ready_pipes.insert(name, read);
+            }
+            _ => {}
+        }
+        Ok(extras)
     }
 
     fn stop_probe(&mut self, name: &str) {
@@ -466,7 +589,15 @@ impl Supervisor {
                 continue;
             }
             match self.unmet_dependency(idx) {
-                None => self.apply(idx, Event::Start, now),
+                None => {
+                    let description = &mut self.programs[idx].description;
+                    if description.starts_with("waiting for ")
+                        || description.starts_with("blocked: ")
+                    {
+                        description.clear();
+                    }
+                    self.apply(idx, Event::Start, now)
+                }
                 Some(reason) => self.programs[idx].description = reason,
             }
         }
@@ -520,6 +651,11 @@ impl Supervisor {
         for name in &gone {
             self.logs.remove(name);
             self.stop_probe(name);
+            if let Some(task) = self.notify.remove(name) {
+                task.abort();
+                let _ =
+                    std::fs::remove_file(probe::notify_socket_path(&self.settings.socket, name));
+            }
         }
         self.programs.retain(|p| !gone.contains(&p.spec.name));
         if self.programs.len() != before {

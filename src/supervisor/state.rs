@@ -135,6 +135,8 @@ pub enum Event {
     Ready,
     /// The readiness probe gave up.
     NotReady(String),
+    /// The health check failed `retries` times in a row.
+    Unhealthy(String),
     /// The program's deadline (see [`Program::deadline`]) has passed.
     Deadline,
 }
@@ -169,6 +171,8 @@ pub struct Program {
     pub last_exit: Option<ExitHow>,
     /// Human text for status: why it is in this state.
     pub description: String,
+    /// The last STATUS= text the program sent over sd_notify.
+    pub notify_status: Option<String>,
     /// Whether a user asked for this stop (so it is not a failure).
     stop_requested: bool,
 }
@@ -188,6 +192,7 @@ impl Program {
             restarts: 0,
             last_exit: None,
             description: String::new(),
+            notify_status: None,
             stop_requested: false,
         }
     }
@@ -308,7 +313,7 @@ impl Program {
                 if !ready {
                     actions.push(Action::StartProbe);
                 }
-                self.description.clear();
+                // The description keeps the last exit or restart reason.
                 Some(State::Starting {
                     pid,
                     since: now,
@@ -354,6 +359,31 @@ impl Program {
                 | State::Fatal
                 | State::Completed,
                 Event::Ready | Event::NotReady(_),
+            ) => None,
+
+            // ---- health
+            (State::Running { pid, since }, Event::Unhealthy(reason)) => {
+                // Restarted like a user's restart: at once, not a failed start.
+                let (pid, since) = (*pid, *since);
+                self.description = format!("restarted: {reason}");
+                self.stop_requested = true;
+                self.restarts += 1;
+                actions.push(Action::SendStop(self.spec.stop_signal));
+                Some(State::Stopping {
+                    pid,
+                    kill_at: Some(now + self.spec.stop_timeout),
+                    since,
+                })
+            }
+            (
+                State::Stopped
+                | State::Starting { .. }
+                | State::Backoff { .. }
+                | State::Stopping { .. }
+                | State::Exited { .. }
+                | State::Fatal
+                | State::Completed,
+                Event::Unhealthy(_),
             ) => None,
 
             // ---- deadlines
