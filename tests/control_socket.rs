@@ -146,6 +146,7 @@ async fn fake_supervisor(mut calls: mpsc::Receiver<ControlCall>) {
             },
             Request::Owners => Response::Owners {
                 owners: BTreeMap::from([("4242".into(), "web".into())]),
+                pid_namespace: None,
             },
             Request::Shutdown => Response::Ok,
             Request::Logs { .. } => Response::error("logs are not the supervisor's job"),

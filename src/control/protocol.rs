@@ -133,6 +133,10 @@ pub enum Response {
     Owners {
         /// Keys are pids (as strings, JSON objects need string keys).
         owners: BTreeMap<String, String>,
+        /// Inode of svinit's pid namespace, so a client in another
+        /// namespace can translate the pids to its own view.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pid_namespace: Option<u64>,
     },
     /// Answer to `shutdown`: accepted.
     Ok,

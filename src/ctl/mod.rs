@@ -352,10 +352,25 @@ impl Ctx {
     /// Pid → program names for the inspector, if a supervisor answers quickly.
     fn owners(&self) -> Owners {
         match client::request(&self.socket, Request::Owners, Some(OWNERS_TIMEOUT)) {
-            Ok(Response::Owners { owners }) => owners
-                .into_iter()
-                .filter_map(|(pid, name)| Some((pid.parse().ok()?, name)))
-                .collect(),
+            Ok(Response::Owners {
+                owners,
+                pid_namespace,
+            }) => {
+                let owners: Owners = owners
+                    .into_iter()
+                    .filter_map(|(pid, name)| Some((pid.parse().ok()?, name)))
+                    .collect();
+                let proc_root = std::path::Path::new("/proc");
+                match pid_namespace {
+                    // svctl runs outside the container's pid namespace.
+                    Some(theirs)
+                        if crate::inspect::pid_namespace(proc_root, "self") != Some(theirs) =>
+                    {
+                        crate::inspect::translate_owners(proc_root, theirs, &owners)
+                    }
+                    _ => owners,
+                }
+            }
             _ => Owners::new(),
         }
     }

@@ -57,6 +57,7 @@ impl Supervisor {
                     .iter()
                     .filter_map(|p| Some((p.state.pid()?.to_string(), p.spec.name.clone())))
                     .collect(),
+                pid_namespace: crate::inspect::pid_namespace(std::path::Path::new("/proc"), "self"),
             },
             Request::Logs { .. } => Response::error("logs are served by the socket server"),
         };
