@@ -32,10 +32,7 @@ pub fn init_tracing(format: LogFormat) {
 /// Run the supervisor for `config` until it shuts down; returns the exit code.
 pub fn run(config: Config, config_path: PathBuf) -> i32 {
     pid1::prepare();
-    let runtime = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
+    let runtime = match new_runtime() {
         Ok(runtime) => runtime,
         Err(err) => {
             tracing::error!("cannot start the runtime: {err}");
@@ -43,6 +40,14 @@ pub fn run(config: Config, config_path: PathBuf) -> i32 {
         }
     };
     runtime.block_on(serve(config, config_path))
+}
+
+/// The single-threaded runtime every svinit mode runs on: one thread owns
+/// spawning and reaping, and an idle runtime makes no wakeups.
+pub fn new_runtime() -> std::io::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
 }
 
 async fn serve(config: Config, config_path: PathBuf) -> i32 {

@@ -343,12 +343,7 @@ impl Program {
                 // Treated as a failed start: stop it; the exit then backs off.
                 let (pid, since) = (*pid, *since);
                 self.description = format!("not ready: {reason}");
-                actions.push(Action::SendStop(self.spec.stop_signal));
-                Some(State::Stopping {
-                    pid,
-                    kill_at: Some(now + self.spec.stop_timeout),
-                    since,
-                })
+                Some(self.begin_stop(pid, since, now, &mut actions))
             }
             (
                 State::Stopped
@@ -368,12 +363,7 @@ impl Program {
                 self.description = format!("restarted: {reason}");
                 self.stop_requested = true;
                 self.restarts += 1;
-                actions.push(Action::SendStop(self.spec.stop_signal));
-                Some(State::Stopping {
-                    pid,
-                    kill_at: Some(now + self.spec.stop_timeout),
-                    since,
-                })
+                Some(self.begin_stop(pid, since, now, &mut actions))
             }
             (
                 State::Stopped
@@ -439,14 +429,10 @@ impl Program {
 
             // ---- stop wanted
             (State::Starting { pid, since, .. } | State::Running { pid, since }, Event::Stop) => {
+                let (pid, since) = (*pid, *since);
                 self.wanted = false;
                 self.stop_requested = true;
-                actions.push(Action::SendStop(self.spec.stop_signal));
-                Some(State::Stopping {
-                    pid: *pid,
-                    kill_at: Some(now + self.spec.stop_timeout),
-                    since: *since,
-                })
+                Some(self.begin_stop(pid, since, now, &mut actions))
             }
             (State::Backoff { .. }, Event::Stop) => {
                 self.wanted = false;
@@ -504,6 +490,16 @@ impl Program {
             self.state = next;
         }
         actions
+    }
+
+    /// Send the stop signal; SIGKILL follows after stop_timeout.
+    fn begin_stop(&self, pid: i32, since: Instant, now: Instant, actions: &mut Actions) -> State {
+        actions.push(Action::SendStop(self.spec.stop_signal));
+        State::Stopping {
+            pid,
+            kill_at: Some(now + self.spec.stop_timeout),
+            since,
+        }
     }
 
     /// The main process ended on its own. `was_starting` is set when it
