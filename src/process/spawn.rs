@@ -73,6 +73,8 @@ pub struct SpawnExtras {
     /// A pipe's write end to place at this fd number in the child (s6-style
     /// readiness: the program writes a newline to it).
     pub ready_fd: Option<(OwnedFd, i32)>,
+    /// svinit's own user name and home, for programs without `user`.
+    pub own_identity: Option<(String, PathBuf)>,
 }
 
 /// What one output stream of the child is connected to.
@@ -161,16 +163,25 @@ pub fn spawn(spec: &ProgramSpec, extras: &SpawnExtras) -> Result<Spawned, SpawnE
     let stdout_read = connect(&mut command, stdout, true);
     let stderr_read = stderr.and_then(|wiring| connect(&mut command, wiring, false));
 
-    if let Some(user) = &spec.user {
+    // HOME/USER/LOGNAME for the user it runs as (svinit's own by default),
+    // unless the configuration sets them.
+    let identity = spec
+        .user
+        .as_ref()
+        .map(|user| (user.user_name.as_str(), user.home.as_path()))
+        .or(extras
+            .own_identity
+            .as_ref()
+            .map(|(name, home)| (name.as_str(), home.as_path())));
+    if let Some((user_name, home)) = identity {
         let has = |key: &str| spec.environment.contains_key(key);
         if !has("HOME") {
-            command.env("HOME", &user.home);
+            command.env("HOME", home);
         }
-        if !has("USER") {
-            command.env("USER", &user.user_name);
-        }
-        if !has("LOGNAME") {
-            command.env("LOGNAME", &user.user_name);
+        for key in ["USER", "LOGNAME"] {
+            if !has(key) {
+                command.env(key, user_name);
+            }
         }
     }
 
@@ -293,11 +304,25 @@ fn place_fd(fd: i32, target: i32) -> io::Result<()> {
 /// survive exec, so a child must reset them. Async-signal-safe: callable
 /// between fork and exec.
 pub(crate) fn reset_signals() -> io::Result<()> {
-    // SAFETY: signal/sigemptyset/sigprocmask on valid arguments.
+    // SAFETY: raw rt_sigaction/sigprocmask on valid arguments. The raw
+    // syscall is used because glibc's wrappers refuse its two reserved
+    // realtime signals (32, 33), which can still arrive ignored from our parent.
     unsafe {
-        for signal in 1..libc::SIGRTMIN() {
+        let default = KernelSigaction {
+            handler: libc::SIG_DFL,
+            flags: 0,
+            restorer: 0,
+            mask: 0,
+        };
+        for signal in 1..=libc::SIGRTMAX() {
             if signal != libc::SIGKILL && signal != libc::SIGSTOP {
-                libc::signal(signal, libc::SIG_DFL);
+                libc::syscall(
+                    libc::SYS_rt_sigaction,
+                    signal,
+                    &default as *const KernelSigaction,
+                    std::ptr::null_mut::<KernelSigaction>(),
+                    std::mem::size_of::<u64>(),
+                );
             }
         }
         let mut empty: libc::sigset_t = std::mem::zeroed();
@@ -307,4 +332,13 @@ pub(crate) fn reset_signals() -> io::Result<()> {
         }
     }
     Ok(())
+}
+
+/// The kernel's `struct sigaction` (generic layout: x86_64, aarch64, riscv64).
+#[repr(C)]
+struct KernelSigaction {
+    handler: libc::sighandler_t,
+    flags: libc::c_ulong,
+    restorer: usize,
+    mask: u64,
 }

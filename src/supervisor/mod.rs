@@ -112,6 +112,8 @@ pub struct Supervisor {
     health: HashMap<String, JoinHandle<()>>,
     /// sd_notify socket listeners, per program, kept across restarts.
     notify: HashMap<String, JoinHandle<()>>,
+    /// svinit's own user name and home (HOME/USER/LOGNAME of programs without `user`).
+    own_identity: Option<(String, PathBuf)>,
     /// Read ends of `fd` readiness pipes, between spawn and probe start.
     ready_pipes: HashMap<String, std::os::fd::OwnedFd>,
 }
@@ -138,6 +140,12 @@ impl Supervisor {
             health: HashMap::new(),
             notify: HashMap::new(),
             ready_pipes: HashMap::new(),
+            own_identity: crate::users::lookup_user(
+                std::path::Path::new("/etc"),
+                &nix::unistd::getuid().to_string(),
+            )
+            .ok()
+            .map(|entry| (entry.name, entry.home)),
         };
         supervisor.reindex();
         for program in &supervisor.programs {
@@ -485,7 +493,10 @@ impl Supervisor {
     fn spawn_extras(&mut self, idx: usize) -> Result<SpawnExtras, String> {
         let spec = &self.programs[idx].spec;
         let name = spec.name.clone();
-        let mut extras = SpawnExtras::default();
+        let mut extras = SpawnExtras {
+            own_identity: self.own_identity.clone(),
+            ..SpawnExtras::default()
+        };
         match spec.ready.as_ref().map(|probe| &probe.check) {
             Some(ProbeCheck::Notify) => {
                 let path = probe::notify_socket_path(&self.settings.socket, &name);
