@@ -48,6 +48,12 @@ pub enum SpawnError {
         /// The OS error.
         source: io::Error,
     },
+    /// `null` output was asked for and /dev/null cannot be opened.
+    #[error("cannot open /dev/null for a `null` output: {source}")]
+    DevNull {
+        /// The OS error.
+        source: io::Error,
+    },
     /// A pipe for the output could not be created (EMFILE…).
     #[error("cannot create output pipe: {0}")]
     Pipe(nix::Error),
@@ -57,9 +63,9 @@ impl SpawnError {
     /// The raw errno, when there is one (126/127 mapping in single mode).
     pub fn raw_os_error(&self) -> Option<i32> {
         match self {
-            SpawnError::Exec { source, .. } | SpawnError::Directory { source, .. } => {
-                source.raw_os_error()
-            }
+            SpawnError::Exec { source, .. }
+            | SpawnError::Directory { source, .. }
+            | SpawnError::DevNull { source } => source.raw_os_error(),
             SpawnError::Pipe(errno) => Some(*errno as i32),
         }
     }
@@ -83,8 +89,8 @@ enum Wiring {
     Pipe(OwnedFd, OwnedFd),
     /// Straight through to svinit's own stream.
     Inherit,
-    /// /dev/null.
-    Null,
+    /// /dev/null, opened.
+    Null(Stdio),
 }
 
 fn wiring_for(output: &Output) -> Result<Wiring, SpawnError> {
@@ -94,7 +100,7 @@ fn wiring_for(output: &Output) -> Result<Wiring, SpawnError> {
             Ok(Wiring::Pipe(read, write))
         }
         Output::Passthrough => Ok(Wiring::Inherit),
-        Output::Null => Ok(Wiring::Null),
+        Output::Null => Ok(Wiring::Null(discard()?)),
         // Only meaningful for stderr; handled by the caller.
         Output::Stdout => Ok(Wiring::Inherit),
     }
@@ -129,7 +135,7 @@ pub fn spawn(spec: &ProgramSpec, extras: &SpawnExtras) -> Result<Spawned, SpawnE
     command
         .args(args)
         .current_dir(&spec.directory)
-        .stdin(Stdio::null())
+        .stdin(empty_input()?)
         .envs(&spec.environment)
         .envs(extras.env.iter().map(|(k, v)| (k, v)));
 
@@ -152,8 +158,8 @@ pub fn spawn(spec: &ProgramSpec, extras: &SpawnExtras) -> Result<Spawned, SpawnE
                 command.stderr(Stdio::from(dup));
                 None
             }
-            Wiring::Null => {
-                command.stderr(Stdio::null());
+            Wiring::Null(_) => {
+                command.stderr(discard()?);
                 None
             }
         }
@@ -221,12 +227,33 @@ pub fn spawn(spec: &ProgramSpec, extras: &SpawnExtras) -> Result<Spawned, SpawnE
     })
 }
 
+/// /dev/null for writing (opened here, so a missing /dev/null is named).
+fn discard() -> Result<Stdio, SpawnError> {
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open("/dev/null")
+        .map(Stdio::from)
+        .map_err(|source| SpawnError::DevNull { source })
+}
+
+/// stdin: /dev/null, or an empty pipe when the root has no /dev/null (a
+/// bare image), so that programs still start.
+fn empty_input() -> Result<Stdio, SpawnError> {
+    match std::fs::File::open("/dev/null") {
+        Ok(file) => Ok(Stdio::from(file)),
+        Err(_) => {
+            let (read, _write) = pipe2(OFlag::O_CLOEXEC).map_err(SpawnError::Pipe)?;
+            Ok(Stdio::from(read))
+        }
+    }
+}
+
 /// Attach one stream to the command; returns the read end to keep.
 fn connect(command: &mut Command, wiring: Wiring, is_stdout: bool) -> Option<OwnedFd> {
     let (stdio, keep) = match wiring {
         Wiring::Pipe(read, write) => (Stdio::from(write), Some(read)),
         Wiring::Inherit => (Stdio::inherit(), None),
-        Wiring::Null => (Stdio::null(), None),
+        Wiring::Null(stdio) => (stdio, None),
     };
     if is_stdout {
         command.stdout(stdio);
