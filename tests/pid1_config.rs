@@ -137,10 +137,7 @@ fn reload_applies_the_difference() {
 
     let new = daemon.wait_running("add");
     assert!(new > 0);
-    daemon.wait("change to run the new command with a new pid", || {
-        daemon.state_of("change") == "running"
-            && daemon.pid_of("change").is_some_and(|p| p != change)
-    });
+    daemon.wait_restarted("change", change);
     daemon.wait("remove to disappear from status", || {
         daemon.program("remove").is_none()
     });

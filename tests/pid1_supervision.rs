@@ -380,9 +380,7 @@ backoff = "20s"
         daemon.program("prog").unwrap()["uptime_secs"].as_u64() >= Some(1)
     });
     daemon.svctl(&["signal", "KILL", "prog"]);
-    daemon.wait("prog to run again at once", || {
-        daemon.state_of("prog") == "running" && daemon.pid_of("prog").is_some_and(|p| p != old)
-    });
+    daemon.wait_restarted("prog", old);
 }
 
 #[test]

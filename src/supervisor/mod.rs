@@ -556,6 +556,11 @@ impl Supervisor {
         if self.shutdown.is_some() {
             return;
         }
+        // Nothing is restarted from here on: a program that dies while it
+        // waits for its dependents to stop stays down.
+        for program in &mut self.programs {
+            program.wanted = false;
+        }
         let budget = self.settings.shutdown_timeout;
         self.shutdown = Some(Shutdown {
             exit_code,

@@ -306,6 +306,23 @@ impl Daemon {
         self.pid_of(name).unwrap()
     }
 
+    /// Wait until `name` runs again under a pid other than `old` (one
+    /// status snapshot per check, so state and pid agree); the new pid.
+    pub fn wait_restarted(&self, name: &str, old: i32) -> i32 {
+        let mut new = None;
+        self.wait(
+            &format!("{name} to run again with a pid other than {old}"),
+            || {
+                new = self.program(name).and_then(|p| {
+                    let pid = p["pid"].as_i64()? as i32;
+                    (p["state"] == "running" && pid != old).then_some(pid)
+                });
+                new.is_some()
+            },
+        );
+        new.unwrap()
+    }
+
     /// svinit's pid as the host sees it.
     pub fn svinit_host_pid(&self) -> i32 {
         if let Some(pid) = self.svinit_pid.get() {
