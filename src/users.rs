@@ -25,7 +25,7 @@ fn read_table(etc_dir: &Path, file: &str) -> Result<String, String> {
 }
 
 /// The colon-separated records of a passwd/group file, comments and blank lines skipped.
-fn records(text: &str) -> impl Iterator<Item = Vec<&str>> {
+pub fn records(text: &str) -> impl Iterator<Item = Vec<&str>> {
     text.lines()
         .map(str::trim_end)
         .filter(|line| !line.is_empty() && !line.starts_with('#'))

@@ -60,16 +60,11 @@ impl Names {
 /// fields). The first entry for an id wins, as with getpwuid.
 pub fn parse_id_file(text: &str) -> HashMap<u32, String> {
     let mut map = HashMap::new();
-    for line in text.lines() {
-        if line.starts_with('#') {
-            continue;
-        }
-        let mut f = line.split(':');
-        let (Some(name), Some(_), Some(id)) = (f.next(), f.next(), f.next()) else {
-            continue;
-        };
-        if let Ok(id) = id.trim().parse::<u32>() {
-            map.entry(id).or_insert_with(|| name.to_string());
+    for record in crate::users::records(text) {
+        if let (Some(name), Some(id)) = (record.first(), record.get(2)) {
+            if let Ok(id) = id.trim().parse::<u32>() {
+                map.entry(id).or_insert_with(|| name.to_string());
+            }
         }
     }
     map
