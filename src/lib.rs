@@ -29,6 +29,7 @@ pub mod config;
 pub mod control;
 pub mod ctl;
 pub mod daemon;
+pub mod import;
 pub mod inspect;
 pub mod logs;
 pub mod model;

@@ -41,6 +41,10 @@ fn main() -> ExitCode {
         args.remove(1);
         return exit_code(svinit::ctl::main_with_args(args));
     }
+    // `svinit import supervisord.conf` prints the equivalent TOML.
+    if args.get(1).is_some_and(|arg| arg == "import") {
+        return exit_code(svinit::import::main_with_args(args.split_off(2)));
+    }
     let args = Args::parse_from(args);
     if !args.command.is_empty() {
         svinit::daemon::init_tracing(svinit::model::LogFormat::Text);
