@@ -9,6 +9,7 @@ use crate::control::server;
 use crate::logs::LogHub;
 use crate::model::{Config, LogFormat};
 use crate::process::pid1;
+use crate::process::reap::{block_child_signal, ChildExits};
 use crate::supervisor::{Supervisor, HANDLED_SIGNALS};
 
 /// Set up svinit's own log lines on stderr (text or JSON).
@@ -32,6 +33,11 @@ pub fn init_tracing(format: LogFormat) {
 /// Run the supervisor for `config` until it shuts down; returns the exit code.
 pub fn run(config: Config, config_path: PathBuf) -> i32 {
     pid1::prepare();
+    // Before any thread exists, so that every thread keeps SIGCHLD blocked.
+    if let Err(err) = block_child_signal() {
+        tracing::error!("cannot block SIGCHLD: {err}");
+        return 1;
+    }
     let runtime = match new_runtime() {
         Ok(runtime) => runtime,
         Err(err) => {
@@ -62,6 +68,13 @@ async fn serve(config: Config, config_path: PathBuf) -> i32 {
         Ok(signals) => signals,
         Err(err) => {
             tracing::error!("cannot handle signals: {err}");
+            return 1;
+        }
+    };
+    let child_exits = match ChildExits::new() {
+        Ok(child_exits) => child_exits,
+        Err(err) => {
+            tracing::error!("cannot watch child exits (signalfd): {err}");
             return 1;
         }
     };
@@ -100,7 +113,7 @@ async fn serve(config: Config, config_path: PathBuf) -> i32 {
         std::process::id()
     );
     let supervisor = Supervisor::new(config, config_path, logs);
-    let code = supervisor.run(signals, calls, handle).await;
+    let code = supervisor.run(signals, child_exits, calls, handle).await;
     let _ = stop_server.send(());
     if let Some(task) = server_task {
         let _ = tokio::time::timeout(std::time::Duration::from_millis(100), task).await;

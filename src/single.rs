@@ -12,6 +12,7 @@ use futures_util::StreamExt;
 use nix::sys::signal::Signal;
 use signal_hook_tokio::Signals;
 
+use crate::process::reap::{block_child_signal, ChildExits};
 use crate::process::{self, pid1, spawn::reset_signals};
 
 /// Signals never caught or forwarded: SIGCHLD is ours, fault signals stay
@@ -49,10 +50,11 @@ pub fn run(argv: Vec<OsString>) -> i32 {
         return 2;
     };
     pid1::prepare();
-    let runtime = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
+    if let Err(err) = block_child_signal() {
+        eprintln!("svinit: cannot block SIGCHLD: {err}");
+        return 1;
+    }
+    let runtime = match crate::daemon::new_runtime() {
         Ok(runtime) => runtime,
         Err(err) => {
             eprintln!("svinit: cannot start the runtime: {err}");
@@ -63,10 +65,17 @@ pub fn run(argv: Vec<OsString>) -> i32 {
         let forwarded: Vec<i32> = (1..=libc::SIGRTMAX())
             .filter(|s| !NOT_FORWARDED.contains(s) && !(32..libc::SIGRTMIN()).contains(s))
             .collect();
-        let mut signals = match Signals::new(forwarded.iter().chain(&[libc::SIGCHLD])) {
+        let mut signals = match Signals::new(&forwarded) {
             Ok(signals) => signals,
             Err(err) => {
                 eprintln!("svinit: cannot handle signals: {err}");
+                return 1;
+            }
+        };
+        let child_exits = match ChildExits::new() {
+            Ok(child_exits) => child_exits,
+            Err(err) => {
+                eprintln!("svinit: cannot watch child exits (signalfd): {err}");
                 return 1;
             }
         };
@@ -90,12 +99,13 @@ pub fn run(argv: Vec<OsString>) -> i32 {
                     return how.shell_code();
                 }
             }
-            let Some(signal) = signals.next().await else {
-                return 1;
+            let signal = tokio::select! {
+                () = child_exits.changed() => continue,
+                signal = signals.next() => match signal {
+                    Some(signal) => signal,
+                    None => return 1,
+                },
             };
-            if signal == libc::SIGCHLD {
-                continue;
-            }
             if let Ok(sig) = Signal::try_from(signal) {
                 let _ = process::send_signal(child, sig, false);
             } else {

@@ -1,6 +1,7 @@
 //! The supervisor: the one task that owns all program state.
 //!
-//! Events come from three places — signals (SIGCHLD means "reap"), control
+//! Events come from four places — child exits (SIGCHLD, read from a signalfd,
+//! means "reap"), other signals, control
 //! calls from the socket server, and per-program deadlines — and are fed to
 //! the per-program state machine ([`state::Program::step`]); the actions it
 //! returns are performed here through the [`crate::process`] room.
@@ -27,7 +28,7 @@ use crate::control::{ControlCall, SupervisorHandle};
 use crate::logs::{LogHub, StreamKind};
 use crate::model::{signal_name, Config, ProbeCheck, SignalName, SupervisorSpec};
 use crate::probe::{self, ExecWaits, ProbeKind, Report, Target};
-use crate::process::{self, pid1, spawn::SpawnExtras, ExitHow};
+use crate::process::{self, pid1, reap::ChildExits, spawn::SpawnExtras, ExitHow};
 use state::{Action, Event, Program, State};
 
 /// Part of `shutdown_timeout` kept for the final sweep and draining output.
@@ -35,10 +36,10 @@ const SWEEP_RESERVE: Duration = Duration::from_millis(500);
 /// Grace between SIGTERM and SIGKILL for leftovers in the final sweep.
 const SWEEP_GRACE: Duration = Duration::from_millis(300);
 
-/// Signals svinit listens to (everything else keeps its default, so fault
-/// signals stay fatal to svinit itself).
+/// Signals svinit handles through signal-hook (SIGCHLD comes from a
+/// signalfd instead; everything else keeps its default, so fault signals
+/// stay fatal to svinit itself).
 pub const HANDLED_SIGNALS: &[i32] = &[
-    libc::SIGCHLD,
     libc::SIGTERM,
     libc::SIGINT,
     libc::SIGQUIT,
@@ -165,11 +166,12 @@ impl Supervisor {
 
     /// Run until shutdown completes; returns svinit's exit code.
     ///
-    /// `signals` must already be registered (before any child was spawned),
-    /// and `calls` is fed by the control socket server.
+    /// `signals` and `child_exits` must already be set up (before any child
+    /// was spawned), and `calls` is fed by the control socket server.
     pub async fn run(
         mut self,
         mut signals: Signals,
+        child_exits: ChildExits,
         mut calls: mpsc::Receiver<ControlCall>,
         keep_open: SupervisorHandle,
     ) -> i32 {
@@ -191,6 +193,7 @@ impl Supervisor {
             }
             let deadline = self.next_deadline();
             tokio::select! {
+                () = child_exits.changed() => self.reap(Instant::now()),
                 signal = signals.next() => {
                     if let Some(signal) = signal {
                         self.on_signal(signal);
@@ -202,7 +205,7 @@ impl Supervisor {
             }
         }
         drop(keep_open);
-        self.finish(&mut signals).await
+        self.finish(&child_exits).await
     }
 
     /// The earliest moment something is due.
@@ -219,7 +222,6 @@ impl Supervisor {
     fn on_signal(&mut self, signal: i32) {
         let now = Instant::now();
         match signal {
-            libc::SIGCHLD => self.reap(now),
             libc::SIGTERM | libc::SIGINT | libc::SIGQUIT => {
                 let name = signal_name_of(signal);
                 if self.shutdown.is_some() && signal != libc::SIGQUIT {
@@ -680,7 +682,7 @@ impl Supervisor {
     }
 
     /// Everything is down: sweep leftovers, drain output, return the exit code.
-    async fn finish(mut self, signals: &mut Signals) -> i32 {
+    async fn finish(mut self, child_exits: &ChildExits) -> i32 {
         let Some(shutdown) = self.shutdown.take() else {
             return 0;
         };
@@ -690,10 +692,11 @@ impl Supervisor {
             tracing::info!("stopping leftover processes");
             pid1::signal_leftovers(Signal::SIGTERM);
             pid1::signal_leftovers(Signal::SIGCONT);
-            wait_children_gone(signals, grace_end).await;
+            wait_children_gone(child_exits, grace_end).await;
             if process::reap::has_children() {
                 pid1::signal_leftovers(Signal::SIGKILL);
-                wait_children_gone(signals, hard_deadline.max(Instant::now() + SWEEP_GRACE)).await;
+                wait_children_gone(child_exits, hard_deadline.max(Instant::now() + SWEEP_GRACE))
+                    .await;
             }
         }
         // Output pipes reach EOF once every writer is gone; drain them.
@@ -708,18 +711,18 @@ impl Supervisor {
 }
 
 /// Reap until no child is left or `until` passes.
-async fn wait_children_gone(signals: &mut Signals, until: Instant) {
+async fn wait_children_gone(child_exits: &ChildExits, until: Instant) {
     loop {
         process::reap_all();
         if !process::reap::has_children() {
             return;
         }
-        match tokio::time::timeout_at(until.into(), signals.next()).await {
-            Ok(Some(_)) => continue,
-            Ok(None) | Err(_) => {
-                process::reap_all();
-                return;
-            }
+        if tokio::time::timeout_at(until.into(), child_exits.changed())
+            .await
+            .is_err()
+        {
+            process::reap_all();
+            return;
         }
     }
 }
