@@ -534,11 +534,20 @@ def bench_orphans(tools, tool, cfg):
     ns = Namespace(tools, tool, {"forker": dict(cmd=cmd, restart="never")}, single=cmd)
     with ns:
         own_cpu0 = schedstat_ns(ns.pid1)
+        own_cs0 = ctxt_switches(ns.pid1)
         if tool == "s6":
             ns.wait_programs(1, comm="sh", timeout=10)
         t0 = ns.t0
-        forker = wait_for(lambda: next((p for p in descendants(ns.pid1) if (stat_of(p) or ("",))[0] == "sh"), None),
-                          10, 0.0005, "the forker")
+        def find_forker():
+            # the 'sh' whose parent is not an 'sh' (not one of its subshells)
+            table = ns.table()
+            for p in descendants(ns.pid1, table):
+                comm, _, ppid = table[p]
+                if comm == "sh" and table.get(ppid, ("",))[0] != "sh":
+                    return p
+            return None
+
+        forker = wait_for(find_forker, 10, 0.0005, "the forker")
         # while the loop runs: watch the forker's comm (one small read) every
         # ms, count zombies every 25 ms (a whole /proc scan costs ~2 ms);
         # once it has exec'd sleep: scan for zombies as fast as possible
@@ -563,6 +572,7 @@ def bench_orphans(tools, tool, cfg):
                     break
             time.sleep(0.001 if loop_end is None else 0.0001)
         own_cpu = schedstat_ns(ns.pid1) - own_cpu0
+        pid1_wakeups = ctxt_switches(ns.pid1) - own_cs0
         if tool == "s6":
             table = ns.table()
             own_cpu += sum(schedstat_ns(p) for p in ns.own_pids(table)[1:])
@@ -574,12 +584,14 @@ def bench_orphans(tools, tool, cfg):
             return {"orphans": n, "finished": False, "zombies_left": left,
                     "orphans_per_s": (n - left) / elapsed if loop_end else None,
                     "cpu_us_per_orphan": own_cpu / 1000 / max(1, n - left),
+                    "pid1_switches_per_orphan": pid1_wakeups / max(1, n - left),
                     "max_zombies": max_z, "total_s": elapsed}
         return {"orphans": n, "finished": True,
                 "last_zombie_ms": (no_zombie - loop_end) * 1000,
                 "total_s": no_zombie - t0,
                 "orphans_per_s": n / (no_zombie - t0),
                 "cpu_us_per_orphan": own_cpu / 1000 / n,
+                "pid1_switches_per_orphan": pid1_wakeups / n,
                 "max_zombies": max_z}
 
 
@@ -639,11 +651,11 @@ def bench_console(tools, tool, cfg):
     size = cfg["console_mb"] * 1000 * 1000
     tmp = tempfile.mkdtemp(prefix="svbench-out-")
     elapsed_file = os.path.join(tmp, "elapsed")
-    redirect = " >/dev/null" if tool == "direct" else ""
+    redirect = {"direct": " >/dev/null", "cat-pipe": " | cat >/dev/null"}.get(tool, "")
     script = (f't0=$(date +%s%N); yes "$(printf %099d 0)" | head -c {size}{redirect}; '
               f't1=$(date +%s%N); echo $((t1-t0)) > {elapsed_file}; exec sleep 1000')
     cmd = ["sh", "-c", script]
-    real = "tini" if tool == "direct" else tool
+    real = "tini" if tool in ("direct", "cat-pipe") else tool
     ns = Namespace(tools, real, {"writer": dict(cmd=cmd, stdout="console", restart="never")},
                    single=cmd, stdout="devnull")
     try:
@@ -674,7 +686,7 @@ METRICS = [
     ("orphans", bench_orphans, ["svinit", "s6", "tini", "dumb-init", "supervisord"], "reps_slow"),
     ("ctl", bench_ctl, SUPERVISORS, None),
     ("shutdown", bench_shutdown, SUPERVISORS + SINGLES, "reps"),
-    ("console", bench_console, ["svinit", "direct", "supervisord"], "reps"),
+    ("console", bench_console, ["svinit", "direct", "cat-pipe", "supervisord"], "reps"),
 ]
 
 QUICK = dict(reps=3, reps_slow=2, settle=1.0, idle_window=5, restarts=10, restart_gap=1.5,
@@ -711,7 +723,7 @@ def run_all(cfg, only, only_tools, log):
         for tool in tlist:
             if only_tools and tool not in only_tools:
                 continue
-            check = "tini" if tool == "direct" else tool
+            check = "tini" if tool in ("direct", "cat-pipe") else tool
             if not tools.available(check):
                 log(f"  {key}/{tool}: not installed, skipped")
                 continue
@@ -779,6 +791,7 @@ TABLES = [
     ("Orphan reaping: last zombie gone after the forker's loop ended", "orphans", "last_zombie_ms", "ms", True, False),
     ("Orphan reaping: orphans per second (fork to reaped, whole run)", "orphans", "orphans_per_s", "/s", False, False),
     ("Orphan reaping: supervisor CPU per orphan (schedstat)", "orphans", "cpu_us_per_orphan", "µs", True, False),
+    ("Orphan reaping: PID 1 context switches per orphan (wake-ups)", "orphans", "pid1_switches_per_orphan", "", True, False),
     ("Control round trip, whole status process (s6: s6-svstat ×10)", "ctl", "status_ms", "ms", True, True),
     ("Shutdown on SIGTERM, 10 programs (tini/dumb-init: 1 child)", "shutdown", "shutdown_ms", "ms", True, False),
     ("Console throughput, one program writing 100-byte lines", "console", "mb_per_s", "MB/s", False, False),
@@ -880,6 +893,16 @@ def summary_rows(results):
                         if (direct and med(results, 'console', 'supervisord', 'mb_per_s')) else "–"),
         "met": (sv / direct >= 0.9) if (sv and direct) else None,
     })
+    cat = med(results, "console", "cat-pipe", "mb_per_s")
+    if cat:
+        rows.append({
+            "metric": "console relay vs the same write piped through cat", "target": "–",
+            "svinit": f"{sv / cat * 100:.0f}%" if sv else "–",
+            "best_peer": f"cat-pipe {fmt(cat, 'MB/s')} ({cat / direct * 100:.0f}% of direct)" if direct else "–",
+            "supervisord": (f"{med(results, 'console', 'supervisord', 'mb_per_s') / cat * 100:.0f}%"
+                            if med(results, 'console', 'supervisord', 'mb_per_s') else "–"),
+            "met": None,
+        })
     row("console relay CPU per MB", "≤ 1.5 ms/MB", "console", "cpu_ms_per_mb", "ms/MB", [],
         ok=lambda v: v <= 1.5)
     return rows
@@ -931,7 +954,8 @@ def write_svg(path, tables, title):
     """Hand-written SVG: one panel per metric, horizontal bars of medians
     with min–max whiskers, log-free linear scale per panel."""
     colors = {"svinit": "#d9480f", "supervisord": "#1971c2", "s6": "#2f9e44", "tini": "#7048e8",
-              "dumb-init": "#f08c00", "direct": "#868e96"}
+              "dumb-init": "#f08c00", "direct": "#868e96",
+              "cat-pipe": "#adb5bd"}
     panels = [t for t in tables if any(r["stats"] for r in t["rows"])]
     bar_h, gap, label_w, plot_w, width = 16, 4, 110, 430, 760
     y = 40
@@ -990,14 +1014,19 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     mode = ap.add_mutually_exclusive_group()
     mode.add_argument("--quick", action="store_true", help="short run (default)")
-    mode.add_argument("--full", action="store_true", help="the full run (about 15 minutes)")
+    mode.add_argument("--full", action="store_true", help="the full run (about 16 minutes)")
     ap.add_argument("--only", action="append", default=[],
                     help="run only these metrics: " + ", ".join(m[0] for m in METRICS))
     ap.add_argument("--tool", action="append", default=[],
-                    help="run only these tools (svinit, supervisord, s6, tini, dumb-init, direct)")
+                    help="run only these tools (svinit, supervisord, s6, tini, dumb-init, direct, cat-pipe)")
     ap.add_argument("--out", default=RESULTS, help="results directory")
     ap.add_argument("--name", default="latest", help="basename of the result files")
+    ap.add_argument("--render", nargs="+", metavar="JSON",
+                    help="no run: re-render md/json/svg from result files (metrics of later files win)")
     args = ap.parse_args()
+    if args.render:
+        render(args)
+        return
     if os.geteuid() != 0:
         sys.exit("run as root (unshare --pid needs it)")
     cfg = dict(FULL if args.full else QUICK)
@@ -1013,17 +1042,45 @@ def main():
     wall = time.monotonic() - start
     machine = machine_info()
     versions = tools.versions()
+    write_all(args, mode_name, machine, versions, results, cfg, wall)
+
+
+def write_all(args, mode_name, machine, versions, results, cfg, wall, sources=None):
+    def log(msg):
+        print(msg, flush=True)
     tables = build_tables(results)
     summary = summary_rows(results)
     md = os.path.join(args.out, f"{args.name}.md")
     write_markdown(md, mode_name, machine, versions, tables, summary, cfg, wall)
+    if sources:
+        with open(md, "a") as f:
+            f.write("\nMerged from: " + "; ".join(sources) + "\n")
     with open(os.path.join(args.out, f"{args.name}.json"), "w") as f:
         json.dump({"mode": mode_name, "machine": machine, "versions": versions, "params": cfg,
-                   "wall_s": wall, "summary": summary, "tables": tables, "raw": results},
+                   "wall_s": wall, "summary": summary, "tables": tables, "raw": results,
+                   "sources": sources},
                   f, indent=1, ensure_ascii=False)
-    write_svg(os.path.join(args.out, "chart.svg"), tables,
+    chart = "chart.svg" if args.name == "latest" else f"chart-{args.name}.svg"
+    write_svg(os.path.join(args.out, chart), tables,
               f"svinit vs peers ({mode_name}, {machine['cpus']} CPUs, {machine['date']})")
     log(f"wrote {md} ({wall:.0f} s)")
+
+
+def render(args):
+    results, sources = {}, []
+    base = None
+    wall = 0
+    for path in args.render:
+        with open(path) as f:
+            d = json.load(f)
+        base = base or d
+        wall += d.get("wall_s", 0)
+        results.update(d["raw"])
+        sources.append(f"{os.path.basename(path)} ({', '.join(d['raw'])}; {d['machine']['date']}, "
+                       f"load {' '.join(d['machine'].get('loadavg_at_end', []))})")
+    os.makedirs(args.out, exist_ok=True)
+    write_all(args, base["mode"], base["machine"], base["versions"], results, base["params"], wall,
+              sources)
 
 
 if __name__ == "__main__":
