@@ -96,6 +96,28 @@ impl LineSplitter {
     }
 }
 
+/// Fill `ends` with the offset just past every `\n` of `block`; false
+/// (and `ends` incomplete) as soon as a line's payload exceeds `max`.
+pub fn line_ends(block: &[u8], max: usize, ends: &mut Vec<usize>) -> bool {
+    ends.clear();
+    let mut start = 0;
+    let take = |newline: usize| {
+        if newline - start > max {
+            return false;
+        }
+        start = newline + 1;
+        ends.push(start);
+        true
+    };
+    // The AVX2 searcher straight away: for ~100-byte lines the generic
+    // entry point's dispatch is a good part of each search.
+    #[cfg(target_arch = "x86_64")]
+    if let Some(searcher) = memchr::arch::x86_64::avx2::memchr::One::new(b'\n') {
+        return searcher.iter(block).all(take);
+    }
+    memchr::memchr_iter(b'\n', block).all(take)
+}
+
 /// The console prefix for a program: `NAME | `.
 pub fn prefix_for(name: &str) -> Vec<u8> {
     let mut prefix = Vec::with_capacity(name.len() + SEPARATOR.len());
@@ -214,6 +236,22 @@ mod tests {
         let mut exact = vec![b'y'; MAX_LINE];
         exact.push(b'\n');
         assert_eq!(split_all(MAX_LINE, &[&exact], false), vec![exact.clone()]);
+    }
+
+    #[test]
+    fn line_ends_stop_at_a_long_line() {
+        let mut ends = Vec::new();
+        assert!(line_ends(b"a\n\nbcd\n", 3, &mut ends));
+        assert_eq!(ends, vec![2, 3, 7]);
+        assert!(!line_ends(b"a\nbcde\n", 3, &mut ends));
+        assert!(line_ends(b"", 3, &mut ends));
+        assert!(ends.is_empty());
+        let long: Vec<u8> = (0..5000)
+            .map(|i| if i % 97 == 0 { b'\n' } else { b'x' })
+            .collect();
+        assert!(line_ends(&long, 96, &mut ends));
+        let expected: Vec<usize> = (0..5000).filter(|i| i % 97 == 0).map(|i| i + 1).collect();
+        assert_eq!(ends, expected);
     }
 
     #[test]

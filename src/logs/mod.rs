@@ -8,6 +8,8 @@
 //!     segments --> ring (per program, both streams)  --> tail (svctl logs)
 //!              --> followers (broadcast, only while someone follows) --> svctl logs -f
 //!              --> console: "NAME | segment\n" batches --> bounded queue --> writer thread --> fd 1 / fd 2
+//!                  (while the queue is empty: written by the relay itself, writev of
+//!                   prefix + line slices of the read, to a non-blocking reopen of fd 1 / fd 2)
 //!              --> file: raw segments --> FileSink (rotating)
 //! ```
 //!
@@ -70,6 +72,8 @@ struct Scratch {
     read: Vec<u8>,
     /// Newline-terminated segments of one read, for the ring.
     plain: Vec<u8>,
+    /// Line ends of one read (fast path).
+    ends: Vec<usize>,
 }
 
 thread_local! {
@@ -367,13 +371,19 @@ impl Relay {
 
     /// One read from the pipe, processed at once.
     fn read_into(&mut self, fd: &pipe::Receiver, scratch: &mut Scratch) -> Read {
-        let Scratch { read, plain } = scratch;
+        let Scratch { read, plain, ends } = scratch;
         if read.len() < READ_BYTES {
             read.resize(READ_BYTES, 0);
         }
         match fd.try_read(read) {
             Ok(0) => Read::Eof,
-            Ok(n) => Read::Data(self.process(Some(read.get(..n).unwrap_or_default()), plain)),
+            Ok(n) => {
+                let data = read.get(..n).unwrap_or_default();
+                match self.process_fast(data, plain, ends) {
+                    Some(batch) => Read::Data(batch),
+                    None => Read::Data(self.process(Some(data), plain)),
+                }
+            }
             Err(error)
                 if matches!(
                     error.kind(),
@@ -387,6 +397,67 @@ impl Relay {
                 Read::Eof
             }
         }
+    }
+
+    /// The common case of a console or passthrough stream, without copying
+    /// the read: complete lines go to the ring as one block and to the
+    /// console as `prefix line` slices of the read buffer
+    /// ([`Console::write_lines`]). Returns what is left for the console
+    /// queue, or None (nothing done) when the general path must handle this
+    /// read: followers, no newline at all, or a line (or trailing partial)
+    /// over [`lines::MAX_LINE`].
+    fn process_fast(
+        &mut self,
+        data: &[u8],
+        plain: &mut Vec<u8>,
+        ends: &mut Vec<usize>,
+    ) -> Option<Vec<u8>> {
+        let console = &self.hub.inner.console;
+        let target = match self.sink {
+            Sink::Passthrough(target) => {
+                return Some(
+                    console
+                        .write_lines(target, data, &[], &[], &[])
+                        .unwrap_or_default(),
+                )
+            }
+            Sink::Console(target) => target,
+            Sink::Null | Sink::File(_) => return None,
+        };
+        if self.program.live().is_some() {
+            return None;
+        }
+        // The first line completes the partial one: general path for it.
+        let head_end = if self.splitter.has_partial() {
+            memchr::memchr(b'\n', data)? + 1
+        } else {
+            0
+        };
+        let last = memchr::memrchr(b'\n', data)?;
+        let (head, rest) = data.split_at(head_end);
+        let (block, tail) = rest.split_at(last + 1 - head_end);
+        if tail.len() > lines::MAX_LINE {
+            return None;
+        }
+        if !lines::line_ends(block, lines::MAX_LINE, ends) {
+            return None;
+        }
+        let head_batch = if head.is_empty() {
+            Vec::new()
+        } else {
+            self.process(Some(head), plain)
+        };
+        if !block.is_empty() {
+            lock(&self.program.state).ring.push_block(block);
+        }
+        // No partial now and the tail fits: it is only kept, never emitted.
+        self.splitter.push(tail, |_| {});
+        let console = &self.hub.inner.console;
+        Some(
+            console
+                .write_lines(target, &head_batch, &self.prefix, block, ends)
+                .unwrap_or_default(),
+        )
     }
 
     /// Split `data` (or flush the partial line when None), feed ring,
