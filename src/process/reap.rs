@@ -66,20 +66,23 @@ impl ChildExits {
         Ok(ChildExits { fd })
     }
 
-    /// Wait until at least one SIGCHLD arrived since the last call, and
-    /// consume them all (the caller then drains with [`reap_all`]).
+    /// Wait until a SIGCHLD arrived since the last call, and consume it (the
+    /// caller then drains every exited child with [`reap_all`]).
     pub async fn changed(&self) {
-        let Ok(mut guard) = self.fd.readable().await else {
-            // The runtime is shutting down; nothing more will come.
-            return std::future::pending().await;
-        };
         loop {
+            let Ok(mut guard) = self.fd.readable().await else {
+                // The runtime is shutting down; nothing more will come.
+                return std::future::pending().await;
+            };
             match guard.get_inner().read_signal() {
-                Ok(Some(_)) => continue,
-                Ok(None) => {
+                // SIGCHLD is a standard signal: at most one is pending, so one
+                // read empties the signalfd (a later one re-arms readiness),
+                // which saves a read that would only say EAGAIN.
+                Ok(Some(_)) => {
                     guard.clear_ready();
                     return;
                 }
+                Ok(None) => guard.clear_ready(),
                 Err(Errno::EINTR) => continue,
                 Err(err) => {
                     tracing::warn!("reading SIGCHLD from the signalfd failed: {err}");
