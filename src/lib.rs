@@ -24,6 +24,10 @@
 //! - [`control`]: the protocol shared by both sides, and the socket server.
 //! - [`ctl`]: svctl commands and rendering.
 //! - [`inspect`]: read-only `/proc` snapshot, tree, sockets, one-pid detail.
+//! - [`probe`]: readiness and health probes as tasks reporting to the supervisor.
+//! - [`daemon`]: start-up from a loaded configuration to a running supervisor.
+//! - [`single`]: `svinit -- CMD`, the tini-style single-program mode.
+//! - [`import`]: `svinit import supervisord.conf`.
 
 pub mod config;
 pub mod control;
