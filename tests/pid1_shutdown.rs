@@ -137,8 +137,9 @@ start_secs = "100ms"
     assert_eq!(code, 0, "{}", daemon.logs());
 }
 
-#[test]
-fn second_sigterm_kills_at_once() {
+/// A second `signal` during a shutdown that waits on a program ignoring
+/// TERM ends svinit at once, by exiting (not by being killed itself).
+fn second_signal_kills_at_once(signal: Signal) {
     let mut daemon = Daemon::start_with(
         Mode::Pid1,
         r#"shutdown_timeout = "60s""#,
@@ -152,21 +153,26 @@ start_secs = "100ms"
         ),
     );
     wait_ready(&daemon, &["stubborn"]);
-    daemon.signal(Signal::SIGTERM);
+    daemon.signal(signal);
     daemon.wait("svinit to begin its shutdown", || {
         daemon.stderr_text().contains("shutting down")
     });
     let started = Instant::now();
-    daemon.signal(Signal::SIGTERM);
+    daemon.signal(signal);
     let code = daemon.wait_exit_code(Duration::from_secs(10));
     let took = started.elapsed();
     assert!(
         took < Duration::from_secs(3),
-        "second TERM took {took:?}\n{}",
+        "second {signal} took {took:?}\n{}",
         daemon.logs()
     );
     // It exits rather than being killed itself.
     assert!(code < 128, "exit {code}\n{}", daemon.logs());
+}
+
+#[test]
+fn second_sigterm_kills_at_once() {
+    second_signal_kills_at_once(Signal::SIGTERM);
 }
 
 #[test]
@@ -354,31 +360,7 @@ start_secs = "100ms"
 
 #[test]
 fn second_sigint_kills_at_once() {
-    let mut daemon = Daemon::start_with(
-        Mode::Pid1,
-        r#"shutdown_timeout = "60s""#,
-        &format!(
-            r#"
-[program.stubborn]
-command = {IGNORES_TERM}
-stop_timeout = "60s"
-start_secs = "100ms"
-"#
-        ),
-    );
-    wait_ready(&daemon, &["stubborn"]);
-    daemon.signal(Signal::SIGINT);
-    daemon.wait("svinit to begin its shutdown", || {
-        daemon.stderr_text().contains("shutting down")
-    });
-    let started = Instant::now();
-    daemon.signal(Signal::SIGINT);
-    daemon.wait_exit_code(Duration::from_secs(10));
-    assert!(
-        started.elapsed() < Duration::from_secs(3),
-        "{}",
-        daemon.logs()
-    );
+    second_signal_kills_at_once(Signal::SIGINT);
 }
 
 #[test]

@@ -59,25 +59,35 @@ backoff = "100ms"
 /// `always` program in the same daemon restarting several times meanwhile.
 #[test]
 fn on_failure_with_success_stays_exited() {
-    let daemon = Daemon::start(
+    let daemon = Daemon::start(&format!(
         r#"
 [program.ok]
 command = ["sh", "-c", "echo run >> @DIR@/ok.runs; sleep 0.2; exit 0"]
 restart = "on-failure"
 start_secs = "100ms"
+{CLOCK}"#
+    ));
+    assert_exited_for_good(&daemon, "ok", 0);
+}
 
+/// An `always` program that runs 0.2 s at a time, to prove time has passed.
+const CLOCK: &str = r#"
 [program.clock]
 command = ["sh", "-c", "echo run >> @DIR@/clock.runs; sleep 0.2; exit 0"]
 restart = "always"
 start_secs = "100ms"
-"#,
-    );
-    daemon.wait_state("ok", "exited");
-    daemon.wait("clock to run 4 times", || runs(&daemon, "clock.runs") >= 4);
-    let p = daemon.program("ok").unwrap();
+"#;
+
+/// `name` exited with `code` and, while the clock restarted 4 times, never
+/// ran again. Returns its status object.
+fn assert_exited_for_good(daemon: &Daemon, name: &str, code: i64) -> serde_json::Value {
+    daemon.wait_state(name, "exited");
+    daemon.wait("clock to run 4 times", || runs(daemon, "clock.runs") >= 4);
+    let p = daemon.program(name).unwrap();
     assert_eq!(p["state"], "exited", "{p}");
-    assert_eq!(p["exit_code"], 0, "{p}");
-    assert_eq!(runs(&daemon, "ok.runs"), 1);
+    assert_eq!(p["exit_code"], code, "{p}");
+    assert_eq!(runs(daemon, &format!("{name}.runs")), 1);
+    p
 }
 
 #[test]
@@ -97,25 +107,16 @@ start_secs = "100ms"
 
 #[test]
 fn restart_never_stays_exited_after_a_failure() {
-    let daemon = Daemon::start(
+    let daemon = Daemon::start(&format!(
         r#"
 [program.once]
 command = ["sh", "-c", "echo run >> @DIR@/once.runs; sleep 0.2; exit 1"]
 restart = "never"
 start_secs = "100ms"
-
-[program.clock]
-command = ["sh", "-c", "echo run >> @DIR@/clock.runs; sleep 0.2; exit 0"]
-start_secs = "100ms"
-"#,
-    );
-    daemon.wait_state("once", "exited");
-    daemon.wait("clock to run 4 times", || runs(&daemon, "clock.runs") >= 4);
-    let p = daemon.program("once").unwrap();
-    assert_eq!(p["state"], "exited", "{p}");
-    assert_eq!(p["exit_code"], 1, "{p}");
+{CLOCK}"#
+    ));
+    let p = assert_exited_for_good(&daemon, "once", 1);
     assert!(p["description"].as_str().unwrap().contains("exit 1"), "{p}");
-    assert_eq!(runs(&daemon, "once.runs"), 1);
     // An autostarted service that exited is not as wanted.
     assert_eq!(daemon.svctl(&["status"]).0, 3);
 }

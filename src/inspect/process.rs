@@ -232,10 +232,11 @@ pub fn owner_of<'a>(
 
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    fn row(pid: i32, ppid: i32, session: i32) -> ProcRow {
+    /// A minimal row for tests of attribution and the tree.
+    pub(crate) fn row(pid: i32, ppid: i32, session: i32) -> ProcRow {
         ProcRow {
             pid,
             ppid,

@@ -84,24 +84,9 @@ pub fn tree_order(rows: &[ProcRow]) -> Vec<TreeLine> {
 mod tests {
     use super::*;
 
+    /// A row that leads its own session.
     fn row(pid: i32, ppid: i32) -> ProcRow {
-        ProcRow {
-            pid,
-            ppid,
-            user: None,
-            state: "S".into(),
-            cpu_percent: 0.0,
-            rss_kb: 0,
-            threads: 1,
-            start_time: 0,
-            program: None,
-            command: String::new(),
-            uid: None,
-            session: pid,
-            pgrp: pid,
-            comm: String::new(),
-            kernel_thread: false,
-        }
+        crate::inspect::process::tests::row(pid, ppid, pid)
     }
 
     fn draw(rows: &[ProcRow]) -> Vec<String> {

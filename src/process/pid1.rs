@@ -7,6 +7,7 @@ use nix::sys::signal::{kill, signal, SigHandler, Signal};
 use nix::unistd::{getpid, Pid};
 
 use super::send_signal;
+use crate::inspect::parse::parse_stat;
 
 /// Whether svinit is PID 1 of its pid namespace.
 pub fn is_pid1() -> bool {
@@ -64,7 +65,7 @@ pub fn signal_leftovers(sig: Signal) {
     }
 }
 
-/// Pids whose parent is `parent`, from `/proc/*/stat`.
+/// Pids whose parent is `parent`, from `/proc/*/stat` (the inspector's parser).
 fn children_of(parent: i32, proc_root: &Path) -> Vec<i32> {
     let Ok(entries) = std::fs::read_dir(proc_root) else {
         return Vec::new();
@@ -72,18 +73,12 @@ fn children_of(parent: i32, proc_root: &Path) -> Vec<i32> {
     entries
         .filter_map(|entry| entry.ok()?.file_name().to_str()?.parse::<i32>().ok())
         .filter(|pid| {
-            std::fs::read_to_string(proc_root.join(pid.to_string()).join("stat"))
+            std::fs::read(proc_root.join(pid.to_string()).join("stat"))
                 .ok()
-                .and_then(|stat| parent_from_stat(&stat))
-                == Some(parent)
+                .and_then(|stat| parse_stat(&stat))
+                .is_some_and(|stat| stat.ppid == parent)
         })
         .collect()
-}
-
-/// The ppid field of a `/proc/PID/stat` line (the comm may hold spaces and parentheses).
-fn parent_from_stat(stat: &str) -> Option<i32> {
-    let after_comm = &stat[stat.rfind(')')? + 1..];
-    after_comm.split_whitespace().nth(1)?.parse().ok()
 }
 
 #[cfg(test)]
@@ -91,8 +86,16 @@ mod tests {
     use super::*;
 
     #[test]
-    fn ppid_is_read_past_a_tricky_comm() {
-        assert_eq!(parent_from_stat("42 (a) b) S 7 42 42 0"), Some(7));
-        assert_eq!(parent_from_stat("garbage"), None);
+    fn children_are_found_under_proc() {
+        let me = std::process::id() as i32;
+        let mut child = std::process::Command::new("sleep")
+            .arg("10")
+            .spawn()
+            .unwrap_or_else(|err| panic!("cannot spawn sleep: {err}"));
+        let found = children_of(me, Path::new("/proc"));
+        let _ = child.kill();
+        let _ = child.wait();
+        assert!(found.contains(&(child.id() as i32)), "{found:?}");
+        assert!(children_of(me, Path::new("/nonexistent")).is_empty());
     }
 }

@@ -30,8 +30,8 @@ pub fn reap_all() -> Vec<(i32, ExitHow)> {
 
 /// Whether any child (of ours) is still alive or unreaped.
 pub fn has_children() -> bool {
-    // P_ALL with WNOWAIT|WNOHANG would be exact; waitid via nix returns
-    // ECHILD when there is none, StillAlive while some run.
+    // waitid(P_ALL, WNOWAIT|WNOHANG) leaves any exited child unreaped and
+    // fails with ECHILD only when no child exists at all.
     use nix::sys::wait::{waitid, Id};
     !matches!(
         waitid(

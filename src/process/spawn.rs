@@ -59,18 +59,6 @@ pub enum SpawnError {
     Pipe(nix::Error),
 }
 
-impl SpawnError {
-    /// The raw errno, when there is one (126/127 mapping in single mode).
-    pub fn raw_os_error(&self) -> Option<i32> {
-        match self {
-            SpawnError::Exec { source, .. }
-            | SpawnError::Directory { source, .. }
-            | SpawnError::DevNull { source } => source.raw_os_error(),
-            SpawnError::Pipe(errno) => Some(*errno as i32),
-        }
-    }
-}
-
 /// Extra things the caller wants in the child.
 #[derive(Debug, Default)]
 pub struct SpawnExtras {
